@@ -1,0 +1,163 @@
+"""The ``ragft-eval`` command line: run | report | golden validate | golden import (and more per issue).
+
+Exit codes: 0 done; 2 invalid input (the message names the file, line and field); 3 a system's error
+rate is above the suite's ``max_error_rate``; 1 any other failure (a server that would not start...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from .errors import InputError, RagftError
+
+EXIT_OK, EXIT_FAILURE, EXIT_INPUT, EXIT_ERROR_RATE = 0, 1, 2, 3
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .report import render_terminal, run_notes
+    from .runner import run
+
+    result = run(
+        args.suite,
+        systems=args.systems,
+        split=args.split,
+        tags=args.tags,
+        limit=args.limit,
+        sample=args.sample,
+        seed=args.seed,
+        resume=args.resume,
+        store=args.store,
+        reports_dir=args.reports,
+        progress=not args.no_progress,
+    )
+    render_terminal(
+        result.cells,
+        result.error_rates,
+        title=result.manifest.suite_name,
+        headline=result.manifest.suite_config.get("headline"),
+        footer=run_notes(result),
+    )
+    Console().print(f"report: {result.report_dir}")
+    return EXIT_ERROR_RATE if result.exit_code else EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import render_terminal, write_report
+    from .runner.run import RunResult
+    from .stats import aggregate, error_rates
+    from .store import SQLiteStore
+
+    with SQLiteStore(args.store) as db:
+        manifest = db.manifest(args.run_id)
+        if manifest is None:
+            raise InputError(f"run_id: no run {args.run_id!r} in store {args.store}")
+        results = list(db.results(args.run_id))
+    boot = manifest.bootstrap
+    cells = aggregate(results, resamples=boot["resamples"], seed=boot["seed"])
+    rr = RunResult(
+        manifest=manifest,
+        results=results,
+        cells=cells,
+        error_rates=error_rates(results),
+        max_error_rate=manifest.suite_config.get("max_error_rate", 1.0),
+    )
+    render_terminal(cells, rr.error_rates, title=manifest.suite_name, headline=manifest.suite_config.get("headline"))
+    if args.out:
+        write_report(rr, Path(args.out))
+    return EXIT_OK
+
+
+def _cmd_golden_validate(args: argparse.Namespace) -> int:
+    from .errors import GoldenSetError
+    from .golden import load_golden_set
+
+    try:
+        gs = load_golden_set(args.path)
+    except GoldenSetError as exc:
+        for p in exc.problems:
+            print(Path(args.path) / str(p), file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s)", file=sys.stderr)
+        return EXIT_INPUT
+    splits: dict[str, int] = {}
+    for c in gs.cases:
+        splits[c.split] = splits.get(c.split, 0) + 1
+    print(
+        f"{gs.name} {gs.manifest.version}: {len(gs.cases)} cases {splits}, {len(gs.corpus)} docs, "
+        f"{len(gs.schemas)} schemas, {gs.content_hash}"
+    )
+    return EXIT_OK
+
+
+def _cmd_golden_import(args: argparse.Namespace) -> int:
+    from .golden.importers import import_golden_set
+
+    gs = import_golden_set(args.format, args.src, args.dest, name=args.name, limit=args.limit)
+    print(f"imported {len(gs.cases)} cases and {len(gs.corpus)} docs into {args.dest} ({gs.content_hash})")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ragft-eval", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run a suite and print the comparison table")
+    p.add_argument("suite", help="suite YAML file")
+    p.add_argument("--systems", type=_csv, help="comma-separated system names (default: all)")
+    p.add_argument("--split", type=_csv, help="comma-separated splits (default: the suite's)")
+    p.add_argument("--tags", type=_csv, help="only cases with any of these tags")
+    p.add_argument("--limit", type=int, help="at most N cases per golden set (after sampling)")
+    p.add_argument("--sample", type=int, help="a random sample of N cases per golden set")
+    p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    p.add_argument("--resume", metavar="RUN_ID", help="continue a killed run without redoing finished cases")
+    p.add_argument("--store", help="SQLite run store (default: the suite's store)")
+    p.add_argument("--reports", help="folder for reports/<run_id>/ (default: the suite's reports_dir)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("report", help="print the table of a stored run")
+    p.add_argument("run_id")
+    p.add_argument("--store", default="reports/ragft-eval.sqlite")
+    p.add_argument("--out", help="also write table.md/table.csv/results.jsonl here")
+    p.set_defaults(func=_cmd_report)
+
+    golden = sub.add_parser("golden", help="golden sets").add_subparsers(dest="golden_command", required=True)
+    p = golden.add_parser("validate", help="validate a golden-set folder and print every problem")
+    p.add_argument("path")
+    p.set_defaults(func=_cmd_golden_validate)
+    p = golden.add_parser("import", help="import a public dataset as a golden set")
+    p.add_argument("format", help="beir | squad | clapnq | hotpotqa | bfcl")
+    p.add_argument("src")
+    p.add_argument("dest")
+    p.add_argument("--name", help="golden-set name (default: the destination folder's name)")
+    p.add_argument("--limit", type=int, help="import at most N cases")
+    p.set_defaults(func=_cmd_golden_import)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    err = Console(stderr=True)
+    try:
+        return args.func(args)
+    except InputError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        return EXIT_INPUT
+    except RagftError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""The exception tree of ragft-eval.
+
+::
+
+    RagftError                      anything this package raises on purpose
+    ├── InputError                  bad input from the user; the CLI exits 2
+    │   ├── GoldenSetError          a golden set failed validation (carries every Problem)
+    │   ├── SuiteConfigError        a suite YAML failed validation (names the key)
+    │   ├── ConfigError             a setting is wrong: missing env var, bad import path, unknown retriever
+    │   └── LeakageError            a train input also appears in an evaluated split
+    ├── ResumeError                 a run cannot be resumed (unknown id, or the suite/golden set changed)
+    ├── ServerError                 a local model server failed to start or died
+    └── EndpointError               an OpenAI-compatible endpoint is unreachable or rejects the model
+
+Per-case failures of a system are *not* raised through the runner: they become a Response with an
+``error`` and results with status ``error``.  Messages name the parameter, what was expected and
+what came, and where a file is involved, the file and line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class RagftError(Exception):
+    """Base class of every error ragft-eval raises on purpose."""
+
+
+class InputError(RagftError):
+    """The user's input (files, config, arguments) is wrong."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem, located as ``file:line: field: message``."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.field}: {self.message}"
+
+
+class GoldenSetError(InputError):
+    """A golden set has one or more problems; all of them are in ``problems``."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        lines = "\n".join(str(p) for p in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s) in golden set:\n{lines}")
+
+
+class SuiteConfigError(InputError):
+    """A suite config does not validate; the message names the file and key."""
+
+
+class ConfigError(InputError):
+    """A setting is wrong: the message names the setting."""
+
+
+class LeakageError(InputError):
+    """An input of the train split also appears (after normalisation) in an evaluated split."""
+
+    def __init__(self, pairs: list[tuple[str, str]]):
+        self.pairs = list(pairs)
+        shown = ", ".join(f"{a} ~ {b}" for a, b in self.pairs[:20])
+        more = f" (+{len(self.pairs) - 20} more)" if len(self.pairs) > 20 else ""
+        super().__init__(f"train split shares {len(self.pairs)} input(s) with an evaluated split: {shown}{more}")
+
+
+class ResumeError(RagftError):
+    """A run cannot be resumed."""
+
+
+class ServerError(RagftError):
+    """A local model server failed to start, or died."""
+
+
+class EndpointError(RagftError):
+    """An OpenAI-compatible endpoint is unreachable or rejects the configured model."""

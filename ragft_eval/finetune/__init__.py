@@ -1,0 +1,3 @@
+"""finetune (filled in by a later issue)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""llm (filled in by a later issue)."""
+
+__all__: list[str] = []

@@ -1,0 +1,57 @@
+"""Abstention: did the system decline unanswerable cases, and wrongly decline answerable ones?
+
+A response is a refusal when the system says it abstained (``extra["abstained"]``, as the RAG
+retrieval guardrail does) or its answer matches one of the refusal patterns (the golden set's
+``refusal_patterns``, case-insensitive ``re.search``; a metric's ``patterns`` parameter overrides).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from ..records import Case, Response
+from ..registry import register
+from ._base import BaseMetric, ScoreContext
+
+
+def is_refusal(response: Response, patterns: Sequence[str]) -> bool:
+    """True when the response abstained or its answer matches a refusal pattern."""
+    if response.extra.get("abstained"):
+        return True
+    answer = response.answer or ""
+    return any(re.search(p, answer, flags=re.IGNORECASE) for p in patterns)
+
+
+class _RefusalMetric(BaseMetric):
+    scores_answerable = False
+
+    def __init__(self, *, patterns: Sequence[str] | None = None):
+        self.patterns = tuple(patterns) if patterns is not None else None
+
+    def undefined_reason(self, case: Case) -> str | None:
+        if case.answerable != self.scores_answerable:
+            return f"the case is {'answerable' if case.answerable else 'unanswerable'}"
+        return None
+
+    async def score(self, case: Case, response: Response, ctx: ScoreContext):
+        if reason := self.undefined_reason(case):
+            return self.unscored(reason)
+        patterns = self.patterns if self.patterns is not None else ctx.golden_set.manifest.refusal_patterns
+        return self.scored(float(is_refusal(response, patterns)))
+
+
+@register("metric", "abstention")
+class Abstention(_RefusalMetric):
+    """On unanswerable cases: 1 if the system declined, else 0. Higher is better."""
+
+    name = "abstention"
+
+
+@register("metric", "false_refusal")
+class FalseRefusal(_RefusalMetric):
+    """On answerable cases: 1 if the system declined anyway, else 0. Lower is better."""
+
+    name = "false_refusal"
+    higher_is_better = False
+    scores_answerable = True

@@ -1,0 +1,125 @@
+"""Answer metrics with SQuAD normalisation: exact match, token F1, token recall, and K-Precision.
+
+Normalisation (the SQuAD v1.1 evaluation script): lowercase, remove punctuation, remove the
+articles a/an/the, collapse whitespace.  Exact match, F1 and recall take the max over the reference
+answer and its aliases.  Cases without a reference answer (unanswerable, JSON-only) are unscored.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+
+from ..records import Case, Response
+from ..registry import register
+from ._base import BaseMetric, ScoreContext
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = set(string.punctuation)
+
+
+def squad_normalize(text: str) -> str:
+    """SQuAD answer normalisation.
+
+    >>> squad_normalize("The  Pro plan, costs $49!")
+    'pro plan costs 49'
+    """
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCT)
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def tokens(text: str) -> list[str]:
+    return squad_normalize(text).split()
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    """Harmonic mean of token precision and recall (bag of tokens), SQuAD style.
+
+    >>> round(token_f1("costs 49 dollars per month", "49 dollars"), 4)
+    0.5714
+    """
+    pred, ref = tokens(prediction), tokens(reference)
+    if not pred or not ref:
+        return float(pred == ref)
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if common == 0:
+        return 0.0
+    p, r = common / len(pred), common / len(ref)
+    return 2 * p * r / (p + r)
+
+
+def token_recall(prediction: str, reference: str) -> float:
+    """Share of the reference's tokens (bag) found in the prediction."""
+    pred, ref = tokens(prediction), tokens(reference)
+    if not ref:
+        return float(not pred)
+    return sum((Counter(pred) & Counter(ref)).values()) / len(ref)
+
+
+class _ReferenceMetric(BaseMetric):
+    def compare(self, prediction: str, reference: str) -> float:
+        raise NotImplementedError  # each subclass defines its comparison
+
+    def undefined_reason(self, case: Case) -> str | None:
+        return None if case.expected and case.expected.answers else "no reference answer for this case"
+
+    async def score(self, case: Case, response: Response, ctx: ScoreContext):
+        if reason := self.undefined_reason(case):
+            return self.unscored(reason)
+        refs = case.expected.answers
+        answer = response.answer or ""
+        values = [self.compare(answer, ref) for ref in refs]
+        best = max(range(len(values)), key=values.__getitem__)
+        return self.scored(values[best], matched=refs[best])
+
+
+@register("metric", "exact_match")
+class ExactMatch(_ReferenceMetric):
+    """1 if the normalised answer equals a normalised reference or alias, else 0."""
+
+    name = "exact_match"
+
+    def compare(self, prediction: str, reference: str) -> float:
+        return float(squad_normalize(prediction) == squad_normalize(reference))
+
+
+@register("metric", "token_f1")
+class TokenF1(_ReferenceMetric):
+    """Max over references of SQuAD token F1, in [0, 1]."""
+
+    name = "token_f1"
+
+    def compare(self, prediction: str, reference: str) -> float:
+        return token_f1(prediction, reference)
+
+
+@register("metric", "token_recall")
+class TokenRecall(_ReferenceMetric):
+    """Max over references of the share of reference tokens present in the answer, in [0, 1]."""
+
+    name = "token_recall"
+
+    def compare(self, prediction: str, reference: str) -> float:
+        return token_recall(prediction, reference)
+
+
+@register("metric", "k_precision")
+class KPrecision(BaseMetric):
+    """K-Precision (Adlakha et al., TACL 2024): share of answer tokens that occur in the context given.
+
+    A lexical faithfulness baseline: 1 means every answer token appears in the retrieved context.
+    Unscored without a recorded context, or for an answer with no tokens.
+    """
+
+    name = "k_precision"
+
+    async def score(self, case: Case, response: Response, ctx: ScoreContext):
+        if not response.context:
+            return self.unscored("no context: the system records no retrieved context")
+        answer = tokens(response.answer or "")
+        if not answer:
+            return self.unscored("the answer has no tokens")
+        context = set(tokens(response.context))
+        return self.scored(sum(1 for t in answer if t in context) / len(answer))

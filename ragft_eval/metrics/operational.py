@@ -1,0 +1,47 @@
+"""Operational metrics: latency, tokens and cost, in their own units (lower is better).
+
+Errored responses are reported in the error rate, not folded into these means.
+"""
+
+from __future__ import annotations
+
+from ..records import Case, Response
+from ..registry import register
+from ._base import BaseMetric, ScoreContext
+
+
+@register("metric", "latency")
+class Latency(BaseMetric):
+    """Seconds the system took for the case (time queued inside the harness excluded)."""
+
+    name, unit, higher_is_better = "latency", "s", False
+
+    async def score(self, case: Case, response: Response, ctx: ScoreContext):
+        if response.latency_s is None:
+            return self.unscored("the system reports no latency")
+        return self.scored(response.latency_s)
+
+
+@register("metric", "tokens")
+class Tokens(BaseMetric):
+    """Prompt plus completion tokens over every model call for the case."""
+
+    name, unit, higher_is_better = "tokens", "tokens", False
+
+    async def score(self, case: Case, response: Response, ctx: ScoreContext):
+        u = response.usage
+        if u.prompt_tokens is None and u.completion_tokens is None:
+            return self.unscored("the system reports no token usage")
+        return self.scored((u.prompt_tokens or 0) + (u.completion_tokens or 0), calls=u.calls)
+
+
+@register("metric", "cost")
+class Cost(BaseMetric):
+    """US dollars spent on the case, as the system reports or as priced from token usage."""
+
+    name, unit, higher_is_better = "cost", "usd", False
+
+    async def score(self, case: Case, response: Response, ctx: ScoreContext):
+        if response.cost_usd is None:
+            return self.unscored("the system reports no cost")
+        return self.scored(response.cost_usd)

@@ -1,0 +1,209 @@
+"""The records that flow through ragft-eval: Case -> Response -> MetricResult -> CaseResult, and RunManifest.
+
+Every record is a frozen pydantic model with a ``schema_version`` so the store and reports can migrate
+old rows, and every record round-trips through JSON (``model_dump_json`` / ``model_validate_json``).
+A MetricResult carries a ``status``: ``scored`` (``value`` is a finite number), ``unscored`` (the
+metric is undefined for this case; ``reason`` says why) or ``error`` (the system, or the judge, failed
+on the case; ``reason`` says how).  NaN never enters a record: validation rejects it.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCHEMA_VERSION = 1
+
+Status = Literal["scored", "unscored", "error"]
+Split = Literal["train", "dev", "test"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Message(_Record):
+    """One chat message of a case's input."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class Expected(_Record):
+    """What a correct answer looks like.
+
+    ``answer`` and ``aliases`` for text answers (scored by the max over all of them), ``json_value``
+    (key ``json`` in files) for structured answers, ``pattern`` for a house format the answer must match.
+    """
+
+    answer: str | None = None
+    aliases: tuple[str, ...] = ()
+    json_value: Any = Field(default=None, alias="json")
+    pattern: str | None = None
+
+    @property
+    def answers(self) -> tuple[str, ...]:
+        """The reference answer followed by its accepted aliases."""
+        return ((self.answer,) if self.answer is not None else ()) + tuple(self.aliases)
+
+
+class Case(_Record):
+    """One golden-set case. ``relevant_docs`` maps doc id -> graded relevance (>= 1 is relevant)."""
+
+    schema_version: int = SCHEMA_VERSION
+    id: str
+    task_type: str
+    input: str | tuple[Message, ...]
+    expected: Expected | None = None
+    relevant_docs: dict[str, int] = Field(default_factory=dict)
+    schema_ref: str | None = Field(default=None, alias="schema")
+    rubric: str | None = None
+    tags: tuple[str, ...] = ()
+    split: Split = "test"
+    answerable: bool = True
+    as_of: date | None = None
+
+    @property
+    def question(self) -> str:
+        """The input as plain text: the string, or the last user message of a chat input."""
+        if isinstance(self.input, str):
+            return self.input
+        users = [m.content for m in self.input if m.role == "user"]
+        return users[-1] if users else self.input[-1].content
+
+
+class Document(_Record):
+    """One corpus document; ``metadata`` may hold version, effective_date, supersedes, section."""
+
+    id: str
+    title: str = ""
+    text: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class RetrievedDoc(_Record):
+    """One retrieved document in rank order (rank 1 first)."""
+
+    doc_id: str
+    score: float
+    rank: int
+
+
+class Usage(_Record):
+    """Token usage of every model call the system made for a case (None when not reported)."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    calls: int = 0
+
+
+class ErrorInfo(_Record):
+    """Why a system (stage ``system``), the harness's timeout (``timeout``) or a judge (``judge``) failed."""
+
+    type: str
+    message: str
+    stage: Literal["system", "timeout", "judge"] = "system"
+
+
+class Response(_Record):
+    """What a system returned for one case.
+
+    ``latency_s`` is the time the system itself took (queueing inside the harness excluded);
+    ``context`` is the exact text given to the model; ``parsed_json`` is filled for cases that
+    expect JSON (None with ``json_error`` when the answer holds no parseable JSON).
+    """
+
+    schema_version: int = SCHEMA_VERSION
+    case_id: str
+    system: str
+    answer: str | None = None
+    parsed_json: Any = None
+    json_error: str | None = None
+    retrieved: tuple[RetrievedDoc, ...] | None = None
+    context: str | None = None
+    usage: Usage = Usage()
+    latency_s: float | None = None
+    cost_usd: float | None = None
+    model: dict[str, str] = Field(default_factory=dict)
+    extra: dict[str, Any] = Field(default_factory=dict)
+    error: ErrorInfo | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+class MetricResult(_Record):
+    """One metric's result for one (system, case).
+
+    ``value`` is set iff ``status == "scored"``; quality metrics lie in [0, 1]; ``unit`` names the unit
+    of operational metrics (``s``, ``tokens``, ``usd``).
+    """
+
+    schema_version: int = SCHEMA_VERSION
+    metric: str
+    status: Status
+    value: float | None = None
+    reason: str | None = None
+    unit: str = "ratio"
+    higher_is_better: bool = True
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> MetricResult:
+        if self.status == "scored":
+            if self.value is None or not math.isfinite(self.value):
+                raise ValueError(f"metric {self.metric}: a scored result needs a finite value, got {self.value}")
+        else:
+            if self.value is not None:
+                raise ValueError(f"metric {self.metric}: a {self.status} result has no value, got {self.value}")
+            if not self.reason:
+                raise ValueError(f"metric {self.metric}: a {self.status} result needs a reason")
+        return self
+
+    @classmethod
+    def scored(cls, metric: str, value: float, **kw: Any) -> MetricResult:
+        return cls(metric=metric, status="scored", value=float(value), **kw)
+
+    @classmethod
+    def unscored(cls, metric: str, reason: str, **kw: Any) -> MetricResult:
+        return cls(metric=metric, status="unscored", reason=reason, **kw)
+
+    @classmethod
+    def error(cls, metric: str, reason: str, **kw: Any) -> MetricResult:
+        return cls(metric=metric, status="error", reason=reason, **kw)
+
+
+class CaseResult(_Record):
+    """Everything about one (system, case): the response and every metric's result."""
+
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    system: str
+    case_id: str
+    golden_set: str
+    task_type: str
+    tags: tuple[str, ...] = ()
+    response: Response
+    results: tuple[MetricResult, ...]
+
+
+class RunManifest(_Record):
+    """What a run was: enough to reproduce it and to refuse a resume that would mix two different runs."""
+
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    created_at: str
+    suite_name: str
+    suite_path: str | None = None
+    suite_hash: str
+    suite_config: dict[str, Any]
+    golden_sets: dict[str, str]
+    selection: dict[str, Any]
+    systems: dict[str, dict[str, Any]]
+    package_versions: dict[str, str]
+    bootstrap: dict[str, int]
+    python: str

@@ -1,0 +1,229 @@
+"""Renderers for the comparison table: terminal (rich), Markdown and CSV.  No computation here beyond
+arranging the aggregated cells; every number shown comes from :mod:`ragft_eval.stats`.
+
+Three views:
+
+- **headline**: task type x system, one metric per task type (the suite's ``headline`` mapping, else
+  the first of :data:`HEADLINE_PREFERENCE` scored for that task type);
+- **overall**: system x metric, with cases, error rate and unscored counts;
+- **long** (CSV and Markdown): every (system, task type, metric) cell with n, counts and CI.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from ..stats import OVERALL, Cell
+
+HEADLINE_PREFERENCE = (
+    "abstention",
+    "json_field_match",
+    "schema_valid",
+    "format_match",
+    "judge_grade",
+    "token_recall",
+    "token_f1",
+    "exact_match",
+)
+
+
+def fmt_value(cell: Cell | None, *, ci: bool = True) -> str:
+    """``0.62 [0.55, 0.70]`` for ratios; units for operational metrics; ``—`` when nothing was scored."""
+    if cell is None:
+        return ""
+    if cell.mean is None:
+        return "—"
+    digits = 3 if cell.unit in ("ratio", "s") else (0 if cell.unit == "tokens" else 5)
+    text = f"{cell.mean:.{digits}f}"
+    if ci and cell.ci_low is not None and cell.n_scored + cell.n_error > 1:
+        text += f" [{cell.ci_low:.{digits}f}, {cell.ci_high:.{digits}f}]"
+    if cell.unit != "ratio":
+        text += f" {cell.unit}"
+    return text
+
+
+def fmt_counts(cell: Cell) -> str:
+    parts = [f"n={cell.n_scored + cell.n_error}"]
+    if cell.n_unscored:
+        parts.append(f"unscored={cell.n_unscored}")
+    if cell.n_error:
+        parts.append(f"err={cell.n_error}")
+    if cell.n_scorer_error:
+        parts.append(f"scorer_err={cell.n_scorer_error}")
+    return " ".join(parts)
+
+
+def _index(cells: Sequence[Cell]) -> dict[tuple[str, str, str], Cell]:
+    return {(c.system, c.task_type, c.metric): c for c in cells}
+
+
+def systems_of(cells: Sequence[Cell]) -> list[str]:
+    return list(dict.fromkeys(c.system for c in cells))
+
+
+def metrics_of(cells: Sequence[Cell]) -> list[str]:
+    return list(dict.fromkeys(c.metric for c in cells))
+
+
+def task_types_of(cells: Sequence[Cell]) -> list[str]:
+    return sorted({c.task_type for c in cells if c.task_type != OVERALL})
+
+
+def headline_metrics(cells: Sequence[Cell], overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The metric shown for each task type in the headline view."""
+    scored = {(c.task_type, c.metric) for c in cells if c.n_scored > 0}
+    out = {}
+    for task in task_types_of(cells):
+        if overrides and task in overrides:
+            out[task] = overrides[task]
+            continue
+        for metric in HEADLINE_PREFERENCE:
+            if (task, metric) in scored:
+                out[task] = metric
+                break
+    return out
+
+
+def headline_rows(cells: Sequence[Cell], overrides: Mapping[str, str] | None = None) -> list[list[str]]:
+    idx, systems = _index(cells), systems_of(cells)
+    rows = []
+    for task, metric in headline_metrics(cells, overrides).items():
+        rows.append([task, metric] + [fmt_value(idx.get((s, task, metric)), ci=False) for s in systems])
+    return rows
+
+
+def overall_rows(cells: Sequence[Cell], error_rates: Mapping[str, tuple[int, int]]) -> list[list[str]]:
+    idx = _index(cells)
+    rows = []
+    for s in systems_of(cells):
+        err, n = error_rates.get(s, (0, 0))
+        row = [s, str(n), f"{err / n:.1%}" if n else "—"]
+        for m in metrics_of(cells):
+            cell = idx.get((s, OVERALL, m))
+            row.append(f"{fmt_value(cell)} ({fmt_counts(cell)})" if cell else "")
+        rows.append(row)
+    return rows
+
+
+def render_terminal(
+    cells: Sequence[Cell],
+    error_rates: Mapping[str, tuple[int, int]],
+    *,
+    title: str = "",
+    headline: Mapping[str, str] | None = None,
+    footer: Sequence[str] = (),
+    console: Console | None = None,
+) -> None:
+    """Print the headline and overall tables with rich."""
+    console = console or Console()
+    systems = systems_of(cells)
+    head = Table(title=f"{title}: task type x system (mean)", show_lines=False)
+    for col in ["task type", "metric", *systems]:
+        head.add_column(col)
+    for row in headline_rows(cells, headline):
+        head.add_row(*row)
+    console.print(head)
+    overall = Table(title=f"{title}: overall, mean [95% bootstrap CI] (counts)", show_lines=True)
+    for col in ["system", "cases", "error rate", *metrics_of(cells)]:
+        overall.add_column(col, overflow="fold")
+    for row in overall_rows(cells, error_rates):
+        overall.add_row(*row)
+    console.print(overall)
+    for line in footer:
+        console.print(line)
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    def esc(x: str) -> str:
+        return x.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(map(esc, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(esc, r)) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+LONG_COLUMNS = (
+    "system",
+    "task_type",
+    "metric",
+    "unit",
+    "higher_is_better",
+    "n_cases",
+    "n_scored",
+    "n_unscored",
+    "n_error",
+    "n_scorer_error",
+    "error_rate",
+    "mean",
+    "ci_low",
+    "ci_high",
+)
+
+
+def to_markdown(
+    cells: Sequence[Cell],
+    error_rates: Mapping[str, tuple[int, int]],
+    *,
+    title: str,
+    headline: Mapping[str, str] | None = None,
+    notes: Sequence[str] = (),
+) -> str:
+    systems = systems_of(cells)
+    parts = [f"# {title}", ""]
+    parts += list(notes) + ([""] if notes else [])
+    parts += [
+        "## Task type x system",
+        "",
+        _md_table(["task type", "metric", *systems], headline_rows(cells, headline)),
+        "",
+    ]
+    parts += [
+        "## Overall: mean [95% bootstrap CI] (counts)",
+        "",
+        _md_table(["system", "cases", "error rate", *metrics_of(cells)], overall_rows(cells, error_rates)),
+        "",
+        "## Every cell",
+        "",
+        _md_table(
+            [
+                "system",
+                "task type",
+                "metric",
+                "mean [95% CI]",
+                "n scored",
+                "n unscored",
+                "n error",
+                "error rate",
+            ],
+            [
+                [
+                    c.system,
+                    c.task_type,
+                    c.metric,
+                    fmt_value(c),
+                    str(c.n_scored),
+                    str(c.n_unscored),
+                    str(c.n_error),
+                    f"{c.error_rate:.1%}",
+                ]
+                for c in cells
+            ],
+        ),
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def to_csv(cells: Sequence[Cell]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=LONG_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for c in cells:
+        d = c.as_dict()
+        writer.writerow({k: ("" if d[k] is None else d[k]) for k in LONG_COLUMNS})
+    return buf.getvalue()

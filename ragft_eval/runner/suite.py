@@ -1,0 +1,202 @@
+"""Suite configs: YAML validated by pydantic, with errors that name the file and the key.
+
+A suite names golden sets, model endpoints, retrievers, systems and metrics::
+
+    name: example
+    golden_sets: [../golden_sets/example]
+    split: test
+    systems:
+      - {name: baseline, kind: replay, path: replays/baseline.jsonl}
+    metrics:
+      - {metric: recall, k: 5}
+      - {metric: exact_match}
+
+Paths are relative to the suite file.  Systems and metrics take their kind-specific parameters as
+keyword arguments (``metric: recall, k: 10``), never as strings such as ``recall@10``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..errors import SuiteConfigError
+from ..hashing import content_hash
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocalServerSpec(_Spec):
+    """A llama.cpp server the harness starts for this model (one process per model)."""
+
+    gguf: str = "gemma3-270m"
+    n_threads: int = Field(default=2, ge=1)
+    n_ctx: int = Field(default=4096, ge=512)
+    logits_all: bool = False
+    lora: str | None = None
+    finetune: str | None = None
+    startup_timeout_s: float = Field(default=120, gt=0)
+
+
+class ModelSpec(_Spec):
+    """An OpenAI-compatible model: a remote endpoint (``base_url``) or a local llama.cpp server (``local``)."""
+
+    model: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    local: LocalServerSpec | None = None
+    timeout_s: float = Field(default=120, gt=0)
+    max_tokens: int = Field(default=96, ge=1)
+    temperature: float = Field(default=0.0, ge=0)
+    stop: tuple[str, ...] = ("\n\n", "\nQuestion:", "<end_of_turn>")
+    seed: int = 0
+    usd_per_1k_prompt_tokens: float = Field(default=0.0, ge=0)
+    usd_per_1k_completion_tokens: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelSpec:
+        if (self.base_url is None) == (self.local is None):
+            raise ValueError("give exactly one of base_url (a remote endpoint) or local (a llama.cpp server)")
+        if self.api_key_env is not None and not self.api_key_env.replace("_", "").isalnum():
+            raise ValueError(f"api_key_env names an environment variable, got {self.api_key_env!r}")
+        return self
+
+
+class RetrieverSpec(BaseModel):
+    """A retriever: ``kind`` (bm25, dense, fusion, python) and its keyword parameters."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    kind: str
+
+
+class SystemSpec(BaseModel):
+    """A system under test: ``name``, ``kind`` and the kind's keyword parameters."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    kind: str
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class MetricSpec(BaseModel):
+    """A metric: ``metric`` (its registered name) and its keyword parameters."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    metric: str
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class BootstrapSpec(_Spec):
+    resamples: int = Field(default=1000, ge=100)
+    seed: int = 0
+
+
+class Suite(_Spec):
+    """A validated suite config."""
+
+    name: str
+    description: str = ""
+    golden_sets: tuple[str, ...] = Field(min_length=1)
+    split: tuple[str, ...] | None = ("test",)
+    tags: tuple[str, ...] | None = None
+    models: dict[str, ModelSpec] = Field(default_factory=dict)
+    retrievers: dict[str, RetrieverSpec] = Field(default_factory=dict)
+    systems: tuple[SystemSpec, ...] = Field(min_length=1)
+    metrics: tuple[MetricSpec, ...] = Field(min_length=1)
+    judge: dict[str, Any] | None = None
+    concurrency: int = Field(default=4, ge=1)
+    timeout_s: float = Field(default=300, gt=0)
+    max_error_rate: float = Field(default=1.0, ge=0, le=1)
+    store: str = "reports/ragft-eval.sqlite"
+    reports_dir: str = "reports"
+    bootstrap: BootstrapSpec = BootstrapSpec()
+    headline: dict[str, str] | None = None
+
+    # where the file was; not part of the config's hash
+    base_dir: Path = Field(default=Path("."), exclude=True)
+    path: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _references(self) -> Suite:
+        names = [s.name for s in self.systems]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"systems: duplicate system name(s): {', '.join(dupes)}")
+        for i, s in enumerate(self.systems):
+            model = s.params.get("model")
+            if isinstance(model, str) and model not in self.models:
+                raise ValueError(f"systems.{i}.model: unknown model {model!r}; defined models: {sorted(self.models)}")
+            retriever = s.params.get("retriever")
+            if isinstance(retriever, str) and retriever not in self.retrievers:
+                raise ValueError(
+                    f"systems.{i}.retriever: unknown retriever {retriever!r}; defined: {sorted(self.retrievers)}"
+                )
+        return self
+
+    @property
+    def config_hash(self) -> str:
+        return content_hash(self.model_dump(mode="json"))
+
+    def resolve(self, path: str | Path) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+
+def _locate(raw_text: str, loc: tuple[Any, ...]) -> int | None:
+    """Best-effort line number of a key path in the YAML text."""
+    try:
+        node = yaml.compose(raw_text)
+    except yaml.YAMLError:
+        return None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if k.value == str(part)), None)
+            if nxt is None:
+                key = next((k for k, _ in node.value if k.value == str(part)), None)
+                return key.start_mark.line + 1 if key else node.start_mark.line + 1
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            break
+    return node.start_mark.line + 1 if node is not None else None
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Read and validate a suite YAML; :class:`SuiteConfigError` names ``file:line: key: problem``."""
+    path = Path(path)
+    if not path.is_file():
+        raise SuiteConfigError(f"{path}: suite file does not exist")
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SuiteConfigError(f"{path}: malformed YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SuiteConfigError(f"{path}: expected a mapping of keys at the top level")
+    try:
+        return Suite.model_validate({**raw, "base_dir": path.parent.resolve(), "path": path.resolve()})
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            key = ".".join(str(p) for p in loc) or "(suite)"
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            elif err["type"] == "missing":
+                msg = "required key is missing"
+            line = _locate(text, loc)
+            lines.append(f"{path}:{line}: {key}: {msg}" if line else f"{path}: {key}: {msg}")
+        raise SuiteConfigError("invalid suite config:\n" + "\n".join(lines)) from exc

@@ -1,0 +1,169 @@
+"""Aggregation: per (system, task type, metric) means with 95% bootstrap CIs and honest counts.
+
+Rules, written down because they decide the numbers:
+
+- ``unscored`` results are left out of the mean and counted (``n_unscored``).
+- ``error`` results of a *quality* metric (unit ``ratio``) count as a failure: the worst value
+  (0 when higher is better, 1 when lower is better) enters the mean, so a system cannot raise its
+  average by crashing on hard cases.  For operational metrics (latency, tokens, cost) errors are left
+  out of the mean and shown in the error rate.  Scorer errors (a judge endpoint or a metric failed:
+  ``details.stage`` is ``judge`` or ``metric``) are not the system's fault: they are left out of the mean
+  and counted as ``n_scorer_error``.
+- The CI is the percentile bootstrap of the mean (``resamples`` draws, ``seed``), deterministic for a
+  given seed; with n = 1 it is the single value; with n = 0 there is no mean (None, shown as "—").
+- :func:`paired_difference` compares two systems on the cases *both* have scored.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..records import CaseResult, MetricResult
+
+OVERALL = "(all)"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One aggregated number with its evidence."""
+
+    system: str
+    task_type: str
+    metric: str
+    unit: str
+    higher_is_better: bool
+    n_cases: int
+    n_scored: int
+    n_unscored: int
+    n_error: int
+    n_scorer_error: int
+    mean: float | None
+    ci_low: float | None
+    ci_high: float | None
+
+    @property
+    def error_rate(self) -> float:
+        return self.n_error / self.n_cases if self.n_cases else 0.0
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "error_rate": self.error_rate}
+
+
+def bootstrap_ci(values: Sequence[float], *, resamples: int = 1000, seed: int = 0, level: float = 0.95):
+    """Percentile bootstrap CI of the mean: ``(low, high)``; ``(v, v)`` for one value; None for none."""
+    arr = np.asarray(values, dtype=float)
+    if arr.size == 0:
+        return None
+    if arr.size == 1 or np.all(arr == arr[0]):
+        return float(arr[0]), float(arr[0])
+    rng = np.random.default_rng(seed)
+    means = arr[rng.integers(0, arr.size, size=(resamples, arr.size))].mean(axis=1)
+    alpha = (1 - level) / 2
+    low, high = np.quantile(means, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
+def _is_scorer_error(m: MetricResult) -> bool:
+    return m.status == "error" and m.details.get("stage") in ("judge", "metric")
+
+
+def value_for_mean(m: MetricResult) -> float | None:
+    """The value a result contributes to a mean (None: it does not contribute)."""
+    if m.status == "scored":
+        return m.value
+    if m.status == "error" and m.unit == "ratio" and not _is_scorer_error(m):
+        return 0.0 if m.higher_is_better else 1.0
+    return None
+
+
+def aggregate(results: Iterable[CaseResult], *, resamples: int = 1000, seed: int = 0) -> list[Cell]:
+    """Cells for every (system, task type and overall, metric), sorted for display."""
+    groups: dict[tuple[str, str, str], list[MetricResult]] = defaultdict(list)
+    for cr in results:
+        for m in cr.results:
+            groups[(cr.system, cr.task_type, m.metric)].append(m)
+            groups[(cr.system, OVERALL, m.metric)].append(m)
+    cells = []
+    for (system, task, metric), ms in groups.items():
+        values = [v for v in map(value_for_mean, ms) if v is not None]
+        ci = bootstrap_ci(values, resamples=resamples, seed=seed)
+        cells.append(
+            Cell(
+                system=system,
+                task_type=task,
+                metric=metric,
+                unit=ms[0].unit,
+                higher_is_better=ms[0].higher_is_better,
+                n_cases=len(ms),
+                n_scored=sum(m.status == "scored" for m in ms),
+                n_unscored=sum(m.status == "unscored" for m in ms),
+                n_error=sum(m.status == "error" and not _is_scorer_error(m) for m in ms),
+                n_scorer_error=sum(_is_scorer_error(m) for m in ms),
+                mean=float(np.mean(values)) if values else None,
+                ci_low=ci[0] if ci else None,
+                ci_high=ci[1] if ci else None,
+            )
+        )
+    cells.sort(key=lambda c: (c.task_type != OVERALL, c.task_type, c.system, c.metric))
+    return cells
+
+
+def error_rates(results: Iterable[CaseResult]) -> dict[str, tuple[int, int]]:
+    """Per system: (failed responses, all responses)."""
+    out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for cr in results:
+        out[cr.system][0] += int(cr.response.failed)
+        out[cr.system][1] += 1
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """Mean of (a - b) over the cases both systems scored, with a bootstrap CI."""
+
+    metric: str
+    system_a: str
+    system_b: str
+    n_common: int
+    mean_a: float | None
+    mean_b: float | None
+    difference: float | None
+    ci_low: float | None
+    ci_high: float | None
+
+
+def paired_difference(
+    results: Iterable[CaseResult],
+    metric: str,
+    system_a: str,
+    system_b: str,
+    *,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> PairedDifference:
+    """Compare two systems on ``metric`` using only the cases both have ``scored``."""
+    scored: dict[str, dict[tuple[str, str], float]] = {system_a: {}, system_b: {}}
+    for cr in results:
+        if cr.system in scored:
+            for m in cr.results:
+                if m.metric == metric and m.status == "scored":
+                    scored[cr.system][(cr.golden_set, cr.case_id)] = m.value
+    common = sorted(set(scored[system_a]) & set(scored[system_b]))
+    a = np.array([scored[system_a][k] for k in common])
+    b = np.array([scored[system_b][k] for k in common])
+    ci = bootstrap_ci(a - b, resamples=resamples, seed=seed) if common else None
+    return PairedDifference(
+        metric=metric,
+        system_a=system_a,
+        system_b=system_b,
+        n_common=len(common),
+        mean_a=float(a.mean()) if common else None,
+        mean_b=float(b.mean()) if common else None,
+        difference=float((a - b).mean()) if common else None,
+        ci_low=ci[0] if ci else None,
+        ci_high=ci[1] if ci else None,
+    )

@@ -1,0 +1,190 @@
+"""The SQLite run store: one file holding runs, per-case responses and per-metric results.
+
+Each (system, case) is written in one transaction as soon as it is scored, so a killed run loses at
+most the cases in flight.  ``PRAGMA user_version`` holds the schema version; :data:`MIGRATIONS` are
+applied in order on open, so an older store file is upgraded in place.  The status, value and reason
+of every metric result are columns of their own (never a NaN: an unscored value is NULL with a reason).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..records import CaseResult, RunManifest
+
+SCHEMA_VERSION = 1
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE runs (
+            run_id      TEXT PRIMARY KEY,
+            created_at  TEXT NOT NULL,
+            finished_at TEXT,
+            status      TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed')),
+            suite_name  TEXT NOT NULL,
+            suite_hash  TEXT NOT NULL,
+            manifest    TEXT NOT NULL
+        );
+        CREATE TABLE case_results (
+            run_id     TEXT NOT NULL REFERENCES runs(run_id),
+            system     TEXT NOT NULL,
+            golden_set TEXT NOT NULL,
+            case_id    TEXT NOT NULL,
+            task_type  TEXT NOT NULL,
+            failed     INTEGER NOT NULL,
+            record     TEXT NOT NULL,
+            written_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, system, golden_set, case_id)
+        );
+        CREATE TABLE metric_results (
+            run_id     TEXT NOT NULL,
+            system     TEXT NOT NULL,
+            golden_set TEXT NOT NULL,
+            case_id    TEXT NOT NULL,
+            metric     TEXT NOT NULL,
+            status     TEXT NOT NULL CHECK (status IN ('scored', 'unscored', 'error')),
+            value      REAL,
+            reason     TEXT,
+            unit       TEXT NOT NULL,
+            PRIMARY KEY (run_id, system, golden_set, case_id, metric),
+            CHECK ((status = 'scored') = (value IS NOT NULL))
+        );
+        CREATE TABLE artifacts (
+            key        TEXT PRIMARY KEY,
+            kind       TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            record     TEXT NOT NULL
+        );
+        """,
+    ),
+]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class SQLiteStore:
+    """A run store in one SQLite file. Use as a context manager or call :meth:`close`."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        current = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if current > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"store {self.path}: schema version {current} is newer than this ragft-eval ({SCHEMA_VERSION})"
+            )
+        for version, sql in MIGRATIONS:
+            if version > current:
+                with self._db:
+                    self._db.executescript(sql)
+                    self._db.execute(f"PRAGMA user_version = {version}")
+
+    @property
+    def schema_version(self) -> int:
+        return self._db.execute("PRAGMA user_version").fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # runs
+    def create_run(self, manifest: RunManifest) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT INTO runs (run_id, created_at, status, suite_name, suite_hash, manifest) VALUES (?,?,?,?,?,?)",
+                (
+                    manifest.run_id,
+                    manifest.created_at,
+                    "running",
+                    manifest.suite_name,
+                    manifest.suite_hash,
+                    manifest.model_dump_json(),
+                ),
+            )
+
+    def set_status(self, run_id: str, status: str) -> None:
+        with self._db:
+            self._db.execute(
+                "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?",
+                (status, _now() if status != "running" else None, run_id),
+            )
+
+    def manifest(self, run_id: str) -> RunManifest | None:
+        row = self._db.execute("SELECT manifest FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return RunManifest.model_validate_json(row[0]) if row else None
+
+    def run_status(self, run_id: str) -> str | None:
+        row = self._db.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return row[0] if row else None
+
+    def runs(self) -> list[dict[str, str]]:
+        rows = self._db.execute(
+            "SELECT run_id, created_at, finished_at, status, suite_name FROM runs ORDER BY created_at, run_id"
+        ).fetchall()
+        return [
+            dict(zip(("run_id", "created_at", "finished_at", "status", "suite_name"), r, strict=True)) for r in rows
+        ]
+
+    # results
+    def write(self, result: CaseResult) -> None:
+        """Write one (system, case) with all its metric results, atomically (replacing an earlier write)."""
+        key = (result.run_id, result.system, result.golden_set, result.case_id)
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO case_results VALUES (?,?,?,?,?,?,?,?)",
+                (*key, result.task_type, int(result.response.failed), result.model_dump_json(), _now()),
+            )
+            self._db.execute(
+                "DELETE FROM metric_results WHERE run_id=? AND system=? AND golden_set=? AND case_id=?", key
+            )
+            self._db.executemany(
+                "INSERT INTO metric_results VALUES (?,?,?,?,?,?,?,?,?)",
+                [(*key, m.metric, m.status, m.value, m.reason, m.unit) for m in result.results],
+            )
+
+    def finished(self, run_id: str) -> set[tuple[str, str, str]]:
+        """``(system, golden_set, case_id)`` triples already written for ``run_id``."""
+        rows = self._db.execute(
+            "SELECT system, golden_set, case_id FROM case_results WHERE run_id = ?", (run_id,)
+        ).fetchall()
+        return {tuple(r) for r in rows}
+
+    def results(self, run_id: str) -> Iterator[CaseResult]:
+        """Every CaseResult of ``run_id``, in a stable order (system, golden set, case id)."""
+        cur = self._db.execute(
+            "SELECT record FROM case_results WHERE run_id = ? ORDER BY system, golden_set, case_id", (run_id,)
+        )
+        for (record,) in cur:
+            yield CaseResult.model_validate_json(record)
+
+    # artifacts: calibrations, fine-tune records, anything keyed and reused across runs
+    def put_artifact(self, key: str, kind: str, record: dict) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO artifacts VALUES (?,?,?,?)", (key, kind, _now(), json.dumps(record))
+            )
+
+    def artifacts(self, kind: str) -> list[dict]:
+        rows = self._db.execute(
+            "SELECT key, created_at, record FROM artifacts WHERE kind = ? ORDER BY created_at, key", (kind,)
+        ).fetchall()
+        return [{"key": k, "created_at": c, **json.loads(r)} for k, c, r in rows]
