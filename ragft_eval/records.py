@@ -65,6 +65,7 @@ class Case(_Record):
     split: Split = "test"
     answerable: bool = True
     as_of: date | None = None
+    golden_set: str = Field(default="", exclude=True)  # set by the loader; not part of the case file
 
     @property
     def question(self) -> str:
@@ -204,6 +205,7 @@ class RunManifest(_Record):
     golden_sets: dict[str, str]
     selection: dict[str, Any]
     systems: dict[str, dict[str, Any]]
+    retrievers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     package_versions: dict[str, str]
     bootstrap: dict[str, int]
     python: str

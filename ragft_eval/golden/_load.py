@@ -169,6 +169,8 @@ def load_golden_set(path: str | Path) -> GoldenSet:
                 )
                 continue
             lines[case.id] = lineno
+            if manifest is not None:
+                case = case.model_copy(update={"golden_set": manifest.name})
             problems.extend(_check_case(case, lineno, doc_ids, schemas, has_corpus=bool(corpus)))
             cases.append(case)
         if not cases and not problems:

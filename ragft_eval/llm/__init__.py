@@ -1,3 +1,16 @@
-"""llm (filled in by a later issue)."""
+"""Model access over the OpenAI-compatible API, and the local llama.cpp server lifecycle."""
 
-__all__: list[str] = []
+from .client import Completion, ModelClient, ModelPool
+from .server import BUILTIN_MODELS, LocalServer, resolve_gguf
+from .spec import LocalServerSpec, ModelSpec
+
+__all__ = [
+    "BUILTIN_MODELS",
+    "Completion",
+    "LocalServer",
+    "LocalServerSpec",
+    "ModelClient",
+    "ModelPool",
+    "ModelSpec",
+    "resolve_gguf",
+]

@@ -98,12 +98,15 @@ def headline_rows(cells: Sequence[Cell], overrides: Mapping[str, str] | None = N
 
 
 def overall_rows(cells: Sequence[Cell], error_rates: Mapping[str, tuple[int, int]]) -> list[list[str]]:
-    idx = _index(cells)
-    rows = []
-    for s in systems_of(cells):
-        err, n = error_rates.get(s, (0, 0))
-        row = [s, str(n), f"{err / n:.1%}" if n else "—"]
-        for m in metrics_of(cells):
+    """Metric rows x system columns (systems are few, metrics many), led by cases and error rate."""
+    idx, systems = _index(cells), systems_of(cells)
+    rows = [
+        ["cases", *[str(error_rates.get(s, (0, 0))[1]) for s in systems]],
+        ["error rate", *[f"{e / n:.1%}" if n else "—" for e, n in (error_rates.get(s, (0, 0)) for s in systems)]],
+    ]
+    for m in metrics_of(cells):
+        row = [m]
+        for s in systems:
             cell = idx.get((s, OVERALL, m))
             row.append(f"{fmt_value(cell)} ({fmt_counts(cell)})" if cell else "")
         rows.append(row)
@@ -128,8 +131,8 @@ def render_terminal(
     for row in headline_rows(cells, headline):
         head.add_row(*row)
     console.print(head)
-    overall = Table(title=f"{title}: overall, mean [95% bootstrap CI] (counts)", show_lines=True)
-    for col in ["system", "cases", "error rate", *metrics_of(cells)]:
+    overall = Table(title=f"{title}: overall, mean [95% bootstrap CI] (counts)")
+    for col in ["metric", *systems]:
         overall.add_column(col, overflow="fold")
     for row in overall_rows(cells, error_rates):
         overall.add_row(*row)
@@ -185,7 +188,7 @@ def to_markdown(
     parts += [
         "## Overall: mean [95% bootstrap CI] (counts)",
         "",
-        _md_table(["system", "cases", "error rate", *metrics_of(cells)], overall_rows(cells, error_rates)),
+        _md_table(["metric", *systems], overall_rows(cells, error_rates)),
         "",
         "## Every cell",
         "",

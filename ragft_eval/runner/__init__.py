@@ -1,12 +1,10 @@
 """The runner: suite configs, selection, the async run loop and resume."""
 
 from .run import RunResult, Selection, run, run_async, score_response
-from .suite import LocalServerSpec, MetricSpec, ModelSpec, RetrieverSpec, Suite, SystemSpec, load_suite
+from .suite import MetricSpec, RetrieverSpec, Suite, SystemSpec, load_suite
 
 __all__ = [
-    "LocalServerSpec",
     "MetricSpec",
-    "ModelSpec",
     "RetrieverSpec",
     "RunResult",
     "Selection",

@@ -1,17 +1,24 @@
 """Systems under test, all on one protocol: ``System.answer(case) -> Response``."""
 
-from . import python, replay
+from . import generative, python, replay
 from ._base import BaseSystem, RunContext, System
+from .generative import FineTunedSystem, GenerativeSystem, HybridSystem, PromptOnlySystem, RAGSystem
 from .python import PythonSystem, coerce_response
 from .replay import ReplaySystem
 
 __all__ = [
     "BaseSystem",
+    "FineTunedSystem",
+    "GenerativeSystem",
+    "HybridSystem",
+    "PromptOnlySystem",
     "PythonSystem",
+    "RAGSystem",
     "ReplaySystem",
     "RunContext",
     "System",
     "coerce_response",
+    "generative",
     "python",
     "replay",
 ]

@@ -94,7 +94,7 @@ def test_statuses_and_error_accounting(tmp_path):
     files = sorted(p.name for p in result.report_dir.iterdir())
     assert files == ["results.jsonl", "table.csv", "table.md"]
     md = (result.report_dir / "table.md").read_text()
-    assert "| flaky | 12 | 50.0% |" in md
+    assert "| metric | echo | flaky |" in md and "| error rate | 0.0% | 50.0% |" in md
     assert not re.search(r"\bnan\b", md, flags=re.IGNORECASE)
 
 
