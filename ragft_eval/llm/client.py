@@ -104,7 +104,8 @@ class ModelClient:
         if models and self.spec.model not in models:
             shown = ", ".join(models[:10]) + (" ..." if len(models) > 10 else "")
             raise EndpointError(
-                f"models.{self.name}.model: {self.spec.model!r} is not served at {self._client.base_url}; it serves: {shown}"
+                f"models.{self.name}.model: {self.spec.model!r} is not served at {self._client.base_url}; "
+                f"it serves: {shown}"
             )
 
     async def close(self) -> None:

@@ -125,6 +125,10 @@ class LocalServer:
         return "\n".join(self._log)
 
     @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    @property
     def exit_code(self) -> int | None:
         return None if self._proc is None else self._proc.poll()
 

@@ -45,6 +45,9 @@ def load_encoder(path: Path) -> Any:
     key = str(path)
     if key not in _MODELS:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bars in the run's output
 
         _MODELS[key] = SentenceTransformer(key, device="cpu", local_files_only=True)
     return _MODELS[key]

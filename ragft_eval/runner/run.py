@@ -25,9 +25,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..errors import ConfigError, ResumeError, SuiteConfigError
 from ..golden import GoldenSet, load_golden_set
+from ..llm import ModelPool
 from ..metrics import Metric, ScoreContext, extract_json
 from ..records import Case, CaseResult, ErrorInfo, MetricResult, Response, RunManifest
 from ..registry import create
+from ..retrieval import RetrieverPool
 from ..stats import Cell, aggregate, error_rates
 from ..store import SQLiteStore
 from ..systems import BaseSystem, RunContext, System
@@ -273,13 +275,15 @@ async def run_async(
 
     store_path = Path(store) if store else suite.resolve(suite.store)
     reports_root = Path(reports_dir) if reports_dir else suite.resolve(suite.reports_dir)
+    cache_dir = suite.resolve(suite.cache_dir)
     ctx = RunContext(
-        base_dir=suite.base_dir,
-        golden_sets=golden_sets,
-        cache_dir=suite.resolve(".ragft_cache"),
-        services=dict(services or {}),
+        base_dir=suite.base_dir, golden_sets=golden_sets, cache_dir=cache_dir, services=dict(services or {})
     )
     async with contextlib.AsyncExitStack() as stack:
+        if "models" not in ctx.services:
+            ctx.services["models"] = ModelPool(suite.models, base_dir=suite.base_dir)
+            stack.push_async_callback(ctx.services["models"].close)
+        ctx.services.setdefault("retrievers", RetrieverPool(suite.retrievers, cache_dir=cache_dir))
         for system in built:
             if isinstance(system, BaseSystem):
                 stack.push_async_callback(system.close)
@@ -296,6 +300,7 @@ async def run_async(
             systems={
                 s.name: (s.describe() if isinstance(s, BaseSystem) else {"kind": type(s).__name__}) for s in built
             },
+            retrievers=ctx.services["retrievers"].describe(),
             package_versions=_versions(),
             bootstrap={"resamples": suite.bootstrap.resamples, "seed": suite.bootstrap.seed},
             python=platform.python_version(),

@@ -75,6 +75,10 @@ class GenerativeSystem(BaseSystem):
         self._ctx = ctx
         lora = await self._adapter_path(ctx) if self.adapter else None
         self._client = await ctx.services["models"].get(self.model, lora=lora)
+        if self.uses_retriever:  # build indexes now: their hashes go into the manifest, their time not into latency
+            for gs in ctx.golden_sets.values():
+                if gs.corpus:
+                    await ctx.services["retrievers"].get(self.retriever, gs, self.corpus_as_of)
 
     async def _adapter_path(self, ctx: RunContext) -> Path:
         path = ctx.resolve(self.adapter)

@@ -62,8 +62,9 @@ def field(obj: dict[str, Any], key: str, where: str, kind: type | tuple[type, ..
     if key not in obj:
         raise InputError(f"{where}: missing field {key!r}")
     value = obj[key]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in kinds):
+        names = " or ".join(k.__name__ for k in kinds)
         raise InputError(f"{where}: field {key!r} must be {names}, got {type(value).__name__}")
     return value
 

@@ -1,0 +1,175 @@
+"""The real local model: llama.cpp's OpenAI-compatible server with Gemma 3 270M, offline, and every
+bad-input path of model access giving an error that names the setting."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ragft_eval import run_async
+from ragft_eval.errors import ConfigError, EndpointError, ServerError
+from ragft_eval.llm import LocalServer, LocalServerSpec, ModelClient, ModelPool, ModelSpec
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.model
+
+
+def test_completion_through_our_client(gemma_server):
+    spec = ModelSpec(model="gemma", base_url=gemma_server.base_url, max_tokens=24)
+
+    async def go():
+        client = ModelClient("local", spec, base_dir=ROOT)
+        await client.start()
+        try:
+            prompt = ("Context:\n[1] Pricing: The Pro plan costs $49 per month.\n\nAnswer using only the context.\n\n"
+                      "Question: How much does the Pro plan cost?\nAnswer:")
+            return await client.complete(prompt)
+        finally:
+            await client.close()
+
+    out = asyncio.run(go())
+    assert "49" in out.text
+    assert out.prompt_tokens > 10 and 0 < out.completion_tokens <= 24 and out.latency_s > 0
+
+
+def test_unknown_model_name_is_named(gemma_server):
+    spec = ModelSpec(model="gpt-9", base_url=gemma_server.base_url)
+    with pytest.raises(EndpointError, match=r"models.remote.model: 'gpt-9' is not served at .*; it serves: gemma"):
+        asyncio.run(ModelClient("remote", spec, base_dir=ROOT).start())
+
+
+def test_unreachable_endpoint_is_named():
+    from ragft_eval.llm.server import free_port
+
+    spec = ModelSpec(model="m", base_url=f"http://127.0.0.1:{free_port()}/v1")
+    with pytest.raises(EndpointError, match=r"models.remote.base_url: cannot reach http://127.0.0.1:\d+/v1"):
+        asyncio.run(ModelClient("remote", spec, base_dir=ROOT).start())
+
+
+def test_missing_api_key_variable_is_named(monkeypatch):
+    monkeypatch.delenv("RAGFT_TEST_NO_SUCH_KEY", raising=False)
+    spec = ModelSpec(model="gpt-4o-mini", base_url="http://127.0.0.1:9/v1", api_key_env="RAGFT_TEST_NO_SUCH_KEY")
+    with pytest.raises(ConfigError, match=r"models.remote.api_key_env: environment variable RAGFT_TEST_NO_SUCH_KEY is"):
+        asyncio.run(ModelClient("remote", spec, base_dir=ROOT).start())
+
+
+def test_key_never_stored(gemma_server, monkeypatch):
+    monkeypatch.setenv("RAGFT_TEST_KEY", "sk-secret-value")
+    spec = ModelSpec(model="gemma", base_url=gemma_server.base_url, api_key_env="RAGFT_TEST_KEY")
+    client = ModelClient("remote", spec, base_dir=ROOT)
+
+    async def go():
+        await client.start()
+        await client.close()
+
+    asyncio.run(go())
+    assert "sk-secret-value" not in json.dumps(client.describe())
+
+
+def test_server_that_fails_to_start_says_why(tmp_path):
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + b"\x00" * 64)
+    server = LocalServer(LocalServerSpec(startup_timeout_s=60), alias="broken", gguf=bad)
+    with pytest.raises(ServerError, match=r"local server for model 'broken' exited with code \d+ while starting"):
+        asyncio.run(server.start())
+    assert server.exit_code is None or server.exit_code != 0
+
+
+def test_missing_gguf_and_lora_are_named(tmp_path):
+    spec = ModelSpec(model="m", local=LocalServerSpec(gguf=str(tmp_path / "nope.gguf")))
+    with pytest.raises(ConfigError, match=r"local.gguf: no GGUF file at .*nope.gguf"):
+        asyncio.run(ModelClient("m", spec, base_dir=tmp_path).start())
+
+
+def _suite(tmp_path: Path, systems: list[dict], retrievers: dict | None = None, **extra) -> Path:
+    cfg = {
+        "name": "local",
+        "golden_sets": [str(ROOT / "golden_sets" / "demo")],
+        "models": {"gemma": {"model": "gemma", "local": {"n_threads": 2}, "max_tokens": 32}},
+        "retrievers": retrievers or {"bm25": {"kind": "bm25"}},
+        "systems": systems,
+        "metrics": [{"metric": "recall", "k": 3}, {"metric": "token_recall"}, {"metric": "abstention"}],
+        "store": str(tmp_path / "store.sqlite"),
+        "reports_dir": str(tmp_path / "reports"),
+        "cache_dir": str(tmp_path / "cache"),
+        **extra,
+    }
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def test_retriever_import_path_that_does_not_exist(tmp_path):
+    path = _suite(tmp_path, [{"name": "rag", "kind": "rag", "model": "gemma", "retriever": "mine"}],
+                  retrievers={"mine": {"kind": "python", "target": "no_such_module.store:Retriever"}})
+    with pytest.raises(ConfigError, match=r"retrievers: target: cannot import module 'no_such_module.store'"):
+        asyncio.run(run_async(path, limit=1))
+
+
+def test_server_dying_mid_run_gives_errored_cases_and_the_run_finishes(tmp_path):
+    path = _suite(tmp_path, [{"name": "po", "kind": "prompt_only", "model": "gemma"}])
+    from ragft_eval.runner import load_suite
+
+    suite = load_suite(path)
+    pool = ModelPool(suite.models, base_dir=suite.base_dir)
+
+    def written() -> int:
+        try:
+            with sqlite3.connect(tmp_path / "store.sqlite") as db:
+                return db.execute("SELECT count(*) FROM case_results").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
+    async def killer():
+        while written() < 2:
+            await asyncio.sleep(0.05)
+        os.kill(pool._clients["gemma"].server.pid, signal.SIGKILL)
+
+    async def go():
+        try:
+            task = asyncio.create_task(killer())
+            result = await run_async(suite, limit=8, split=["test"], services={"models": pool})
+            task.cancel()
+            return result
+        finally:
+            await pool.close()
+
+    result = asyncio.run(go())
+    failed = [cr for cr in result.results if cr.response.failed]
+    assert len(result.results) == 8 and 1 <= len(failed) <= 6
+    assert all("local server for model 'gemma' died (exit code -9)" in cr.response.error.message for cr in failed)
+    assert result.error_rates["po"] == (len(failed), 8)
+
+
+def test_offline_end_to_end_in_a_network_namespace(tmp_path):
+    """The demo suite on a small sample with no network at all: HF_HUB_OFFLINE=1 inside `unshare -rn`."""
+    if not (shutil.which("unshare") and shutil.which("ip")):
+        pytest.skip("needs unshare and ip (util-linux, iproute2) to make a network namespace")
+    if subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode != 0:
+        pytest.skip("unprivileged network namespaces are not available here")
+    suite = yaml.safe_load((ROOT / "evals" / "demo.yaml").read_text())
+    suite |= {"store": str(tmp_path / "s.sqlite"), "reports_dir": str(tmp_path / "r"), "cache_dir": str(tmp_path / "c")}
+    suite["golden_sets"] = [str(ROOT / "golden_sets" / "demo")]
+    path = tmp_path / "demo.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    cmd = f"ip link set lo up && exec {sys.executable} -m ragft_eval run {path} --sample 6 --seed 2 --no-progress"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(["unshare", "-rn", "sh", "-c", cmd], capture_output=True, text=True, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "task type x system" in proc.stdout
+    [report] = list((tmp_path / "r").iterdir())
+    rows = [json.loads(line) for line in (report / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == 6 * 3
+    assert not [r for r in rows if r["response"]["error"]], "no case may fail offline"
+    rag = [r for r in rows if r["system"] == "rag-bm25"]
+    assert all(r["response"]["retrieved"] for r in rag) and all(r["response"]["context"] for r in rag)
