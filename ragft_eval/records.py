@@ -132,6 +132,14 @@ class Response(_Record):
     extra: dict[str, Any] = Field(default_factory=dict)
     error: ErrorInfo | None = None
 
+    @model_validator(mode="after")
+    def _finite(self) -> Response:
+        for name in ("latency_s", "cost_usd"):
+            value = getattr(self, name)
+            if value is not None and (not math.isfinite(value) or value < 0):
+                raise ValueError(f"{name}: expected a finite number >= 0, got {value}")
+        return self
+
     @property
     def failed(self) -> bool:
         return self.error is not None

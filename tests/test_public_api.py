@@ -27,13 +27,7 @@ PACKAGES = [
 ]
 
 # package -> why its exposed names currently differ from __all__ (a strict xfail: fix the package, then drop it)
-KNOWN_VIOLATIONS = {
-    "ragft_eval.report": (
-        "ragft_eval/report/__init__.py imports Path (pathlib) and TYPE_CHECKING (typing) at module level for "
-        "run_notes/write_report, so `from ragft_eval.report import Path, TYPE_CHECKING` works but neither is in "
-        "__all__ (import them as _Path / under `if TYPE_CHECKING` only, or move the functions to a submodule)"
-    ),
-}
+KNOWN_VIOLATIONS: dict[str, str] = {}
 
 
 def _import(name: str) -> types.ModuleType:

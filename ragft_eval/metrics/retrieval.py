@@ -122,7 +122,8 @@ class _RetrievalMetric(BaseMetric):
     """Scores ``response.retrieved`` (in the system's rank order) against ``case.relevant_docs``.
 
     Unscored when the case has no relevant doc (R = 0) or the system records no retrieval.
-    A system that retrieved nothing scores 0.
+    A system that retrieved nothing scores 0.  A doc id listed twice (several chunks of one doc)
+    counts once, at its best rank, as in a trec_eval run where a doc has one score.
     """
 
     family = ""
@@ -147,8 +148,8 @@ class _RetrievalMetric(BaseMetric):
             return self.unscored(reason)
         if response.retrieved is None:
             return self.unscored("the system records no retrieval")
-        ranked = sorted(response.retrieved, key=lambda d: d.rank)
-        rels = [case.relevant_docs.get(d.doc_id, 0) for d in ranked]
+        ranked = list(dict.fromkeys(d.doc_id for d in sorted(response.retrieved, key=lambda d: d.rank)))
+        rels = [case.relevant_docs.get(doc_id, 0) for doc_id in ranked]
         family = self.family
         if family == "ndcg" and self.k is not None:
             family = "ndcg_cut"

@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 import jsonschema
+import referencing.exceptions
 
 from ..golden import validator_for
 from ..records import Case, Response
@@ -33,8 +34,8 @@ def extract_json(text: str | None) -> tuple[Any, str | None]:
 
     >>> extract_json('Here: ```json\\n{"a": 1}\\n```')
     ({'a': 1}, None)
-    >>> extract_json('{"a": 1,}')[1]
-    "malformed JSON: Expecting property name enclosed in double quotes at line 1 column 9"
+    >>> print(extract_json('{"a": 1,}')[1])
+    malformed JSON: Expecting property name enclosed in double quotes at line 1 column 9
     """
     if text is None or not text.strip():
         return None, "empty answer"
@@ -61,18 +62,24 @@ def schema_errors(instance: Any, schema: dict[str, Any], *, format_assertion: bo
     return [e.message for e in sorted(validator.iter_errors(instance), key=lambda e: list(e.path))]
 
 
-def _leaves(value: Any, path: str = "") -> dict[str, Any]:
+def _leaves(value: Any, path: tuple[str | int, ...] = ()) -> dict[tuple[str | int, ...], Any]:
+    """Leaf values by path (a tuple of keys and indexes: ``{"a.b": 1}`` differs from ``{"a": {"b": 1}}``)."""
     if isinstance(value, dict) and value:
-        out: dict[str, Any] = {}
+        out: dict[tuple[str | int, ...], Any] = {}
         for k, v in value.items():
-            out.update(_leaves(v, f"{path}.{k}" if path else str(k)))
+            out.update(_leaves(v, (*path, str(k))))
         return out
     if isinstance(value, list) and value:
         out = {}
         for i, v in enumerate(value):
-            out.update(_leaves(v, f"{path}[{i}]"))
+            out.update(_leaves(v, (*path, i)))
         return out
     return {path: value}
+
+
+def _pointer(path: tuple[str | int, ...]) -> str:
+    """A JSON Pointer (RFC 6901) for a leaf path, for display."""
+    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in path) if path else ""
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -84,9 +91,9 @@ def _equal(a: Any, b: Any) -> bool:
 
 
 def field_match(predicted: Any, expected: Any) -> tuple[float, list[str]]:
-    """Share of the expected leaf paths matched, and the paths that did not match."""
+    """Share of the expected leaf paths matched, and the JSON Pointers of those that did not match."""
     want, got = _leaves(expected), _leaves(predicted)
-    missed = [p for p, v in want.items() if p not in got or not _equal(got[p], v)]
+    missed = [_pointer(p) for p, v in want.items() if p not in got or not _equal(got[p], v)]
     return (len(want) - len(missed)) / len(want), missed
 
 
@@ -139,7 +146,7 @@ class SchemaValid(_StructuredMetric):
             errors = schema_errors(
                 value, ctx.golden_set.schemas[case.schema_ref], format_assertion=self.format_assertion
             )
-        except jsonschema.exceptions.JsonSchemaException as exc:  # e.g. an unresolvable $ref
+        except (jsonschema.SchemaError, referencing.exceptions.Unresolvable, re.error) as exc:  # e.g. a remote $ref
             return self.unscored(f"schema cannot be applied: {exc}")
         return self.scored(0.0 if errors else 1.0, errors=errors[:5])
 

@@ -1,0 +1,137 @@
+"""Fine-tune configs (YAML validated by pydantic) and the examples a fine-tune trains on.
+
+The model is trained on the golden set's train split, in the exact prompt format the ``finetuned``
+system sends (the prompt-only template), with loss on the answer tokens only.  Optionally it also
+reads the corpus *as it stood at the training cutoff* (``include_corpus``): the fine-tuned model
+knows the old facts, which is how the demo shows stale knowledge against RAG on a newer corpus.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import ConfigError, LeakageError
+from ..golden import GoldenSet, find_leaks, load_golden_set
+from ..hashing import content_hash
+from ..systems import prompts
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LoraSpec(_Spec):
+    r: int = Field(default=8, ge=1)
+    alpha: float = Field(default=16.0, gt=0)
+    dropout: float = Field(default=0.0, ge=0, lt=1)
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+class TrainSpec(_Spec):
+    epochs: float = Field(default=2.0, gt=0)
+    learning_rate: float = Field(default=2e-4, gt=0)
+    max_tokens_per_step: int = Field(default=1024, ge=64)  # fp32 logits over a 262k vocabulary: cap it
+    max_seq_len: int = Field(default=256, ge=16)
+    max_steps: int | None = Field(default=None, ge=1)
+    eval_every: int = Field(default=10, ge=1)
+    patience: int = Field(default=3, ge=1)  # evaluations of rising validation loss before stopping
+    seed: int = 0
+    threads: int = Field(default=2, ge=1)
+
+
+class FinetuneConfig(_Spec):
+    """``ragft-eval finetune CONFIG``: what to train, on what, and how."""
+
+    name: str
+    golden_set: str
+    base: str = "gemma3-270m"
+    train_split: str = "train"
+    validation_split: str = "dev"
+    evaluated_splits: tuple[str, ...] = ("dev", "test")
+    include_corpus: bool = True
+    corpus_as_of: date | None = None  # default: the golden set's training_cutoff
+    limit: int | None = Field(default=None, ge=1)  # at most N train cases (CI subsets)
+    validation_limit: int | None = Field(default=None, ge=1)
+    lora: LoraSpec = LoraSpec()
+    train: TrainSpec = TrainSpec()
+    cache_dir: str = ".ragft_cache"
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+
+def load_finetune_config(path: str | Path) -> FinetuneConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: fine-tune config does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: malformed YAML: {exc}") from exc
+    try:
+        return FinetuneConfig.model_validate({**(raw or {}), "base_dir": path.parent.resolve()})
+    except ValidationError as exc:
+        lines = [f"{path}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("invalid fine-tune config:\n" + "\n".join(lines)) from exc
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training text: the model reads ``prompt`` and learns ``target`` (loss on the target only)."""
+
+    id: str
+    prompt: str
+    target: str
+
+
+def build_examples(cfg: FinetuneConfig, gs: GoldenSet) -> tuple[list[Example], list[Example]]:
+    """Train and validation examples; refuses (LeakageError) when train shares an input with an evaluated split."""
+    leaks = find_leaks(gs.cases, train=cfg.train_split, evaluated=cfg.evaluated_splits)
+    if leaks:
+        raise LeakageError(leaks)
+
+    def qa(split: str, limit: int | None) -> list[Example]:
+        cases = gs.select(splits=[split])[:limit]
+        out = []
+        for c in cases:
+            prompt, prefix = prompts.render(prompts.PROMPT_ONLY, c)
+            answer = prompts.example_answer(c)
+            if prefix:  # the prompt already opens the JSON object
+                answer = answer.strip().removeprefix(prefix)
+            out.append(Example(c.id, prompt, answer + "\n\n"))
+        return out
+
+    train = qa(cfg.train_split, cfg.limit)
+    if not train:
+        raise ConfigError(f"train_split: golden set {gs.name!r} has no {cfg.train_split!r} cases")
+    if cfg.include_corpus:
+        when = cfg.corpus_as_of or gs.manifest.training_cutoff
+        docs = gs.corpus_as_of(when)[: cfg.limit]
+        train += [Example(f"doc:{d.id}", "", f"{d.title}\n{d.text}\n\n") for d in docs]
+    validation = qa(cfg.validation_split, cfg.validation_limit)
+    return train, validation
+
+
+def artifact_key(cfg: FinetuneConfig, base_hash: str, train: list[Example], validation: list[Example]) -> str:
+    """Cache key: base model, training-data hash and hyper-parameters."""
+    return content_hash(
+        {
+            "base": base_hash,
+            "train": [(e.prompt, e.target) for e in train],
+            "validation": [(e.prompt, e.target) for e in validation],
+            "lora": cfg.lora.model_dump(mode="json"),
+            "train_spec": cfg.train.model_dump(mode="json"),
+            "format": 1,
+        }
+    )
+
+
+def load_training_golden_set(cfg: FinetuneConfig) -> GoldenSet:
+    return load_golden_set(cfg.resolve(cfg.golden_set))
