@@ -104,6 +104,86 @@ def _cmd_golden_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_finetune(args: argparse.Namespace) -> int:
+    from .finetune import finetune, load_finetune_config
+
+    artifact = finetune(load_finetune_config(args.config), progress=not args.no_progress, force=args.force)
+    r = artifact.record
+    state = "cached" if artifact.cached else f"trained in {r['seconds']:.0f} s (+{r['load_seconds']:.0f} s model load)"
+    print(f"adapter: {artifact.path} ({state})")
+    print(f"key: {artifact.key}")
+    print(
+        f"steps: {r['steps']} ({r['seconds_per_step']} s/step), best step {r['best_step']}, "
+        f"stopped early: {r['stopped_early']}, {r['train_examples']} train / "
+        f"{r['validation_examples']} validation examples"
+    )
+    if r["validation_loss"]:
+        first, best = r["validation_loss"][0][1], min(v for _, v in r["validation_loss"])
+        print(f"validation loss: {first:.4f} -> best {best:.4f}")
+    return EXIT_OK
+
+
+def _cmd_judge_calibrate(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from rich.progress import Progress
+
+    from .judges.calibration import calibrate
+    from .judges.labels import CALIBRATION_SETS, kind_of, stratified_sample
+    from .runner import load_suite
+    from .runner.run import _judge_spec
+    from .store import SQLiteStore
+
+    if args.set not in CALIBRATION_SETS:
+        raise InputError(f"--set: unknown set {args.set!r}; expected one of {', '.join(CALIBRATION_SETS)}")
+    suite = load_suite(args.suite)
+    if suite.judge is None:
+        raise InputError(f"--suite: {args.suite} has no judge: section")
+    spec = _judge_spec(suite)
+    root = Path(args.datasets)
+    if not root.is_dir():
+        raise InputError(f"--datasets: folder {root} does not exist (the shared datasets folder)")
+    items = CALIBRATION_SETS[args.set](root)
+    kind = kind_of(args.set)
+    if args.sample is not None and args.sample < len(items):
+        key = (lambda it: it.category) if kind == "faithfulness" else (lambda it: it.label)
+        items = stratified_sample(items, args.sample, args.seed, key=key)
+
+    async def go():
+        from .judges import JudgeClient
+        from .llm import ModelPool
+
+        pool = ModelPool(suite.models, base_dir=suite.base_dir)
+        try:
+            judge = JudgeClient(await pool.get(spec.model), spec)
+            with Progress(disable=args.no_progress) as bar:
+                task = bar.add_task(f"calibrate {args.set}", total=len(items))
+                return await calibrate(args.set, kind, items, judge, sample=args.sample, seed=args.seed,
+                                       concurrency=1, progress=lambda: bar.advance(task))  # fmt: skip
+        finally:
+            await pool.close()
+
+    result = asyncio.run(go())
+    store = Path(args.store) if args.store else suite.resolve(suite.store)
+    with SQLiteStore(store) as db:
+        db.put_artifact(result.key, "calibration", result.as_dict())
+    print(result.summary())
+    print(f"confusion (human -> judge): {result.confusion}")
+    print(f"extra: {result.extra}")
+    print(f"took {result.seconds:.0f} s; stored in {store} as {result.key[:23]}")
+    return EXIT_OK
+
+
+def _cmd_judge_report(args: argparse.Namespace) -> int:
+    from .judges.report import calibration_table
+    from .store import SQLiteStore
+
+    with SQLiteStore(args.store) as db:
+        records = db.artifacts("calibration")
+    print(calibration_table(records))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ragft-eval", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -127,6 +207,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", default="reports/ragft-eval.sqlite")
     p.add_argument("--out", help="also write table.md/table.csv/results.jsonl here")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("finetune", help="train a LoRA adapter on a golden set's train split (cached)")
+    p.add_argument("config", help="fine-tune YAML")
+    p.add_argument("--force", action="store_true", help="train again even when the cache has the adapter")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_finetune)
+
+    judge = sub.add_parser("judge", help="judges").add_subparsers(dest="judge_command", required=True)
+    p = judge.add_parser("calibrate", help="measure the suite's judge against a human-labelled set")
+    p.add_argument("--set", required=True, help="mtbench-human | llmbar-natural | pandalm | ragchecker | faithbench | "
+                   "qags-cnndm | qags-xsum | halueval-general")  # fmt: skip
+    p.add_argument("--suite", default="evals/demo.yaml", help="suite whose judge: and models: to use")
+    p.add_argument("--sample", type=int, help="a seeded sample of N items, stratified by label")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--datasets", default="../shared/datasets", help="the shared datasets folder")
+    p.add_argument("--store", help="run store (default: the suite's)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_judge_calibrate)
+    p = judge.add_parser("report", help="print the stored calibrations as a Markdown table")
+    p.add_argument("--store", default="reports/ragft-eval.sqlite")
+    p.set_defaults(func=_cmd_judge_report)
 
     golden = sub.add_parser("golden", help="golden sets").add_subparsers(dest="golden_command", required=True)
     p = golden.add_parser("validate", help="validate a golden-set folder and print every problem")

@@ -214,6 +214,7 @@ class RunManifest(_Record):
     selection: dict[str, Any]
     systems: dict[str, dict[str, Any]]
     retrievers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    judge: dict[str, Any] = Field(default_factory=dict)
     package_versions: dict[str, str]
     bootstrap: dict[str, int]
     python: str

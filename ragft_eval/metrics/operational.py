@@ -45,3 +45,19 @@ class Cost(BaseMetric):
         if response.cost_usd is None:
             return self.unscored("the system reports no cost")
         return self.scored(response.cost_usd)
+
+
+@register("metric", "fallback_rate")
+class FallbackRate(BaseMetric):
+    """For routed systems: 1 if the case fell back to the RAG path, 0 if the fine-tuned path answered.
+
+    Its mean is the share of cases on the fallback path; unscored for systems that do not route.
+    """
+
+    name, higher_is_better = "fallback_rate", False
+
+    async def score(self, case: Case, response: Response, ctx: ScoreContext):
+        route = response.extra.get("route")
+        if route is None:
+            return self.unscored("the system does not route")
+        return self.scored(float(route != "finetuned"), route=route, confidence=response.extra.get("confidence"))

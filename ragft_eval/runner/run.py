@@ -21,10 +21,12 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..errors import ConfigError, ResumeError, SuiteConfigError
 from ..golden import GoldenSet, load_golden_set
+from ..judges import JudgeClient, JudgeSpec
 from ..llm import ModelPool
 from ..metrics import Metric, ScoreContext, extract_json
 from ..records import Case, CaseResult, ErrorInfo, MetricResult, Response, RunManifest
@@ -33,6 +35,7 @@ from ..retrieval import RetrieverPool
 from ..stats import Cell, aggregate, error_rates
 from ..store import SQLiteStore
 from ..systems import BaseSystem, RunContext, System
+from .deferred import is_deferred, score_deferred
 from .suite import Suite, load_suite
 
 PACKAGES = (
@@ -140,11 +143,21 @@ def _new_run_id() -> str:
 
 def _build_metrics(suite: Suite) -> list[Metric]:
     metrics: list[Metric] = []
+    systems = {s.name for s in suite.systems}
     for i, spec in enumerate(suite.metrics):
         try:
             metric = create("metric", spec.metric, **spec.params)
         except ConfigError as exc:
             raise SuiteConfigError(f"{suite.path}: metrics.{i}: {exc}") from exc
+        if getattr(metric, "needs_judge", False) and suite.judge is None:
+            raise SuiteConfigError(
+                f"{suite.path}: metrics.{i}: metric {metric.name!r} needs a judge: add judge: to the suite"
+            )
+        baseline = getattr(metric, "baseline", None)
+        if baseline is not None and baseline not in systems:
+            raise SuiteConfigError(
+                f"{suite.path}: metrics.{i}.baseline: unknown system {baseline!r}; the suite has {sorted(systems)}"
+            )
         if any(m.name == metric.name for m in metrics):
             raise SuiteConfigError(f"{suite.path}: metrics.{i}: metric {metric.name!r} is listed twice")
         metrics.append(metric)
@@ -166,6 +179,20 @@ def _build_systems(suite: Suite, only: Iterable[str] | None) -> list[System]:
         except ConfigError as exc:
             raise SuiteConfigError(f"{suite.path}: systems.{i}: {exc}") from exc
     return systems
+
+
+def _judge_spec(suite: Suite) -> JudgeSpec:
+    try:
+        spec = JudgeSpec.model_validate(suite.judge)
+    except ValidationError as exc:
+        lines = [f"{suite.path}: {'.'.join(['judge', *map(str, e['loc'])])}: {e['msg'].removeprefix('Value error, ')}"
+                 for e in exc.errors()]  # fmt: skip
+        raise SuiteConfigError("invalid judge config:\n" + "\n".join(lines)) from exc
+    if spec.model not in suite.models:
+        raise SuiteConfigError(
+            f"{suite.path}: judge.model: unknown model {spec.model!r}; defined: {sorted(suite.models)}"
+        )
+    return spec
 
 
 def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
@@ -284,6 +311,9 @@ async def run_async(
             ctx.services["models"] = ModelPool(suite.models, base_dir=suite.base_dir)
             stack.push_async_callback(ctx.services["models"].close)
         ctx.services.setdefault("retrievers", RetrieverPool(suite.retrievers, cache_dir=cache_dir))
+        if any(getattr(m, "needs_judge", False) for m in metrics) and "judge" not in ctx.services:
+            spec = _judge_spec(suite)
+            ctx.services["judge"] = JudgeClient(await ctx.services["models"].get(spec.model), spec)
         for system in built:
             if isinstance(system, BaseSystem):
                 stack.push_async_callback(system.close)
@@ -301,6 +331,7 @@ async def run_async(
                 s.name: (s.describe() if isinstance(s, BaseSystem) else {"kind": type(s).__name__}) for s in built
             },
             retrievers=ctx.services["retrievers"].describe(),
+            judge=ctx.services["judge"].describe() if "judge" in ctx.services else {},
             package_versions=_versions(),
             bootstrap={"resamples": suite.bootstrap.resamples, "seed": suite.bootstrap.seed},
             python=platform.python_version(),
@@ -333,7 +364,9 @@ async def run_async(
             else:
                 db.create_run(manifest)
             todo = [(s, gs, c) for s in built for gs, c in work if (s.name, gs.name, c.id) not in done]
-            await _execute(db, manifest.run_id, todo, metrics, ctx, suite, progress)
+            immediate = [m for m in metrics if not is_deferred(m)]
+            await _execute(db, manifest.run_id, todo, immediate, ctx, suite, progress)
+            await score_deferred(db, manifest.run_id, metrics, golden_sets, ctx.services, suite.concurrency)
             db.set_status(manifest.run_id, "finished")
             results = list(db.results(manifest.run_id))
 

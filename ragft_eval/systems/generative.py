@@ -44,6 +44,7 @@ class GenerativeSystem(BaseSystem):
         max_tokens: int | None = None,
         json_max_tokens: int = 160,
         adapter: str | None = None,
+        logprobs: bool = False,
     ):
         if self.uses_retriever and retriever is None:
             raise TypeError(f"{self.kind} needs retriever: the name of a retriever defined under retrievers")
@@ -68,6 +69,7 @@ class GenerativeSystem(BaseSystem):
         self.max_tokens = max_tokens
         self.json_max_tokens = json_max_tokens
         self.adapter = adapter
+        self.logprobs = logprobs
         self._ctx: RunContext | None = None
         self._client: Any = None
 
@@ -139,15 +141,18 @@ class GenerativeSystem(BaseSystem):
                 )  # fmt: skip
         prompt, prefix = prompts.render(self.template, case, examples=self.examples(case), passages=passages)
         max_tokens = self.json_max_tokens if prefix else self.max_tokens
-        out = await self._client.complete(prompt, max_tokens=max_tokens)
+        out = await self._client.complete(prompt, max_tokens=max_tokens, logprobs=self.logprobs)
         answer = (prefix + out.text).strip()
+        extra: dict[str, Any] = {"finish_reason": out.finish_reason}
+        if self.logprobs:
+            extra["mean_logprob"] = out.mean_logprob
         return self.response(
             case,
             answer=answer,
             usage=Usage(prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens, calls=1),
             latency_s=out.latency_s,
             cost_usd=self._client.cost(out.prompt_tokens, out.completion_tokens),
-            extra={"finish_reason": out.finish_reason},
+            extra=extra,
             **fields,
         )
 

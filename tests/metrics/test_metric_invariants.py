@@ -119,7 +119,7 @@ CASE_BY_ID = {c.id: c for c in CASES}
 
 def _service_needs(metric: Any) -> str | None:
     """Why a metric cannot be scored here (it needs a judge or another service), or None."""
-    for attr in ("services", "requires_services", "judge"):
+    for attr in ("services", "requires_services", "needs_judge"):
         if getattr(metric, attr, None):
             return f"needs services ({attr}={getattr(metric, attr)!r}): judge-based metrics are not run here"
     return None
@@ -127,7 +127,10 @@ def _service_needs(metric: Any) -> str | None:
 
 def _specs(name: str) -> list[dict[str, Any]]:
     """Parameters to build ``name`` with: none, and k=3 where it takes k (k=3 only where k is required)."""
-    takes_k = "k" in inspect.signature(lookup("metric", name)).parameters
+    params = inspect.signature(lookup("metric", name)).parameters
+    takes_k = "k" in params
+    if "baseline" in params:  # pairwise metrics name the baseline system they compare against
+        return [{"baseline": "base"}]
     specs = []
     try:
         create("metric", name)

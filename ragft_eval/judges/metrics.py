@@ -1,0 +1,226 @@
+"""Judge-based metrics: ``judge_grade``, ``judge_style``, ``judge_pairwise`` and ragas ``faithfulness``.
+
+All read the suite's judge (``services["judge"]``, configured independently of the systems under test).
+With ``judge.repeats: N`` each judgment runs N times (seed = base seed + repeat); the result is the
+mean of the usable verdicts, with the per-case spread and whether the verdict flipped in ``details``.
+No usable verdict is ``unscored`` (raw outputs kept); a failing judge endpoint is an ``error`` with
+``details.stage = "judge"`` — counted apart from the system's own errors.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import math
+from typing import Any
+
+from ..metrics._base import BaseMetric, ScoreContext
+from ..records import Case, MetricResult, Response
+from ..registry import register
+from ._base import Verdict
+from .llm import JudgeClient, swap_verdicts
+
+DEFAULT_RUBRIC = "The answer must state the same facts as the reference; extra correct detail is fine."
+NO_ANSWER_REFERENCE = "(none: the documentation does not answer this; a correct response says it does not know)"
+
+
+def _verdict_details(v: Verdict) -> dict[str, Any]:
+    return {"status": v.status, "score": v.score, "label": v.label, "reason": v.reason, "problem": v.problem,
+            "raw": v.raw[:1000], "params": v.params}  # fmt: skip
+
+
+class JudgedMetric(BaseMetric):
+    """Shared plumbing: repeats, combining verdicts, judge errors."""
+
+    needs_judge = True
+
+    def judge(self, ctx: ScoreContext) -> JudgeClient:
+        judge = ctx.services.get("judge")
+        if judge is None:
+            raise RuntimeError(f"metric {self.name!r} needs a judge: add judge: to the suite")
+        return judge
+
+    async def verdicts(self, ctx: ScoreContext, call) -> list[Verdict]:
+        judge = self.judge(ctx)
+        return [await call(judge, r) for r in range(judge.spec.repeats)]
+
+    def combine(self, verdicts: list[Verdict]) -> MetricResult:
+        ok = [v for v in verdicts if v.status == "ok" and v.score is not None]
+        first = verdicts[0]
+        details = {"judge_model": first.judge_model, "template_hash": first.template_hash,
+                   "verdicts": [_verdict_details(v) for v in verdicts]}  # fmt: skip
+        if all(v.status == "error" for v in verdicts):
+            return self.error(f"judge error: {first.problem}", stage="judge", **details)
+        if not ok:
+            statuses = ", ".join(sorted({v.status for v in verdicts}))
+            return self.unscored(f"no usable judge verdict ({statuses}): {verdicts[0].problem}", **details)
+        scores = [v.score for v in ok]
+        labels = {v.label for v in ok if v.label is not None}
+        details |= {"spread": max(scores) - min(scores), "flipped": len(labels) > 1, "n_usable": len(ok)}
+        return self.scored(sum(scores) / len(scores), **details)
+
+
+@register("metric", "judge_grade")
+class JudgeGrade(JudgedMetric):
+    """Reference-guided grading with a rubric: the judge's score on the configured scale, normalised to
+    [0, 1], with a pass/fail verdict and reason.  Unanswerable cases are graded against "declines"."""
+
+    name = "judge_grade"
+
+    def undefined_reason(self, case: Case) -> str | None:
+        if case.answerable and not (case.expected and (case.expected.answers or case.expected.json_value is not None)):
+            return "no reference answer for this case"
+        return None
+
+    async def score(self, case: Case, response: Response, ctx: ScoreContext):
+        if reason := self.undefined_reason(case):
+            return self.unscored(reason)
+        if not case.answerable:
+            reference = NO_ANSWER_REFERENCE
+        elif case.expected.json_value is not None:
+            reference = json.dumps(case.expected.json_value, ensure_ascii=False)
+        else:
+            reference = " / ".join(case.expected.answers)
+        fields = {"question": case.question, "answer": response.answer or "", "reference": reference,
+                  "rubric": case.rubric or DEFAULT_RUBRIC}  # fmt: skip
+        return self.combine(await self.verdicts(ctx, lambda j, r: j.grade(**fields, repeat=r)))
+
+
+@register("metric", "judge_style")
+class JudgeStyle(JudgedMetric):
+    """Rubric grading of style and format, for cases that state a house format (normalised to [0, 1])."""
+
+    name = "judge_style"
+
+    def undefined_reason(self, case: Case) -> str | None:
+        if not case.rubric or not (case.task_type == "style" or (case.expected and case.expected.pattern)):
+            return "the case states no house format rubric"
+        return None
+
+    async def score(self, case: Case, response: Response, ctx: ScoreContext):
+        if reason := self.undefined_reason(case):
+            return self.unscored(reason)
+        fields = {"question": case.question, "answer": response.answer or "", "rubric": case.rubric}
+        return self.combine(await self.verdicts(ctx, lambda j, r: j.style(**fields, repeat=r)))
+
+
+@register("metric", "judge_pairwise")
+class JudgePairwise(JudgedMetric):
+    """Pairwise comparison against one named baseline system, judged in both orders (position swap).
+
+    1 = win (both orders prefer this system), 0 = loss (both prefer the baseline), 0.5 = tie, including
+    when the two orders disagree (position-inconsistent).  Scored after every system has answered.
+    """
+
+    def __init__(self, *, baseline: str):
+        self.baseline = baseline
+        self.name = f"judge_pairwise_vs_{baseline}"
+
+    async def score_pair(self, case: Case, response: Response, baseline: Response, ctx: ScoreContext):
+        if response.system == self.baseline:
+            return self.unscored("this system is the baseline")
+        if baseline.failed:
+            return self.unscored(f"the baseline {self.baseline!r} failed on this case")
+        results = []
+        for r in range(self.judge(ctx).spec.repeats):
+            j = self.judge(ctx)
+            first = await j.pairwise(question=case.question, answer_a=response.answer or "",
+                                     answer_b=baseline.answer or "", repeat=r)  # fmt: skip
+            second = await j.pairwise(question=case.question, answer_a=baseline.answer or "",
+                                      answer_b=response.answer or "", repeat=r)  # fmt: skip
+            results.append((first, second))
+        verdicts = [v for pair in results for v in pair]
+        outcomes = [swap_verdicts(a, b) for a, b in results]
+        details = {"judge_model": verdicts[0].judge_model, "template_hash": verdicts[0].template_hash,
+                   "verdicts": [_verdict_details(v) for v in verdicts],
+                   "outcomes": [o for o, _ in outcomes], "position_consistent": [c for _, c in outcomes]}  # fmt: skip
+        if all(v.status == "error" for v in verdicts):
+            return self.error(f"judge error: {verdicts[0].problem}", stage="judge", **details)
+        usable = [o for o, _ in outcomes if o is not None]
+        if not usable:
+            return self.unscored("no usable pair of judge verdicts (both orders must parse)", **details)
+        values = [{"win": 1.0, "tie": 0.5, "loss": 0.0}[o] for o in usable]
+        details |= {"spread": max(values) - min(values), "flipped": len(set(usable)) > 1}
+        return self.scored(sum(values) / len(values), **details)
+
+    async def score(self, case: Case, response: Response, ctx: ScoreContext):
+        raise RuntimeError("judge_pairwise is scored by the runner once the baseline has answered")
+
+
+_CALLS: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVar("ragas_calls", default=None)
+
+
+@register("metric", "faithfulness")
+class Faithfulness(JudgedMetric):
+    """ragas Faithfulness: statements extracted from the answer, each verified against the retrieved
+    context; the share supported, in [0, 1].  Run with the suite's judge model; judge calls and tokens per
+    score are in ``details``.  Unscored without a context or when the answer has no statements."""
+
+    name = "faithfulness"
+
+    def __init__(self) -> None:
+        self._llm: Any = None
+
+    def _ragas_llm(self, judge: JudgeClient) -> Any:
+        if self._llm is None:
+            import os
+
+            os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")  # no telemetry, no network
+            import instructor
+            import openai
+            from ragas.llms.base import InstructorLLM, InstructorModelArgs
+
+            base = judge.client._client
+            client = openai.AsyncOpenAI(
+                base_url=str(base.base_url), api_key=base.api_key, timeout=judge.client.spec.timeout_s
+            )
+            create = client.chat.completions.create
+
+            async def counted(*args: Any, **kwargs: Any) -> Any:
+                out = await create(*args, **kwargs)
+                calls = _CALLS.get()
+                if calls is not None:
+                    calls["calls"] += 1
+                    if out.usage is not None:
+                        calls["prompt_tokens"] += out.usage.prompt_tokens or 0
+                        calls["completion_tokens"] += out.usage.completion_tokens or 0
+                return out
+
+            client.chat.completions.create = counted
+            # JSON_SCHEMA sends {"type": "json_object", "schema": ...}, which llama.cpp enforces as a grammar
+            mode = instructor.Mode.JSON_SCHEMA if judge.client.is_local else instructor.Mode.JSON
+            args = InstructorModelArgs(temperature=judge.spec.temperature, top_p=1.0,
+                                       max_tokens=judge.spec.faithfulness_max_tokens)  # fmt: skip
+            self._llm = InstructorLLM(client=instructor.from_openai(client, mode=mode), model=judge.model,
+                                      provider="openai", model_args=args, max_retries=1)  # fmt: skip
+        return self._llm
+
+    async def score(self, case: Case, response: Response, ctx: ScoreContext):
+        if not response.context:
+            return self.unscored("no context: the system records no retrieved context")
+        answer = (response.answer or "").strip()
+        if not answer:
+            return self.unscored("the answer has no statements (empty answer)")
+        judge = self.judge(ctx)
+        from ragas.metrics.collections import Faithfulness as RagasFaithfulness
+
+        calls = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
+        token = _CALLS.set(calls)
+        try:
+            result = await RagasFaithfulness(llm=self._ragas_llm(judge)).ascore(
+                user_input=case.question, response=answer, retrieved_contexts=[response.context]
+            )
+        except Exception as exc:  # instructor retries exhausted, truncated JSON, endpoint down
+            kind = "error" if "connect" in str(exc).lower() else "unscored"
+            reason = f"ragas faithfulness failed: {type(exc).__name__}: {str(exc)[:300]}"
+            if kind == "error":
+                return self.error(f"judge error: {reason}", stage="judge", judge_model=judge.model, **calls)
+            return self.unscored(reason, judge_model=judge.model, **calls)
+        finally:
+            _CALLS.reset(token)
+        value = result.value if hasattr(result, "value") else result
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return self.unscored(
+                "the answer has no statements (ragas extracted none)", judge_model=judge.model, **calls
+            )
+        return self.scored(float(value), judge_model=judge.model, **calls)

@@ -1,0 +1,133 @@
+"""``routed``: the speculative pattern — answer with the fine-tuned model, fall back to RAG when unsure.
+
+Confidence is the mean token log-probability of the fine-tuned answer (the server's logprobs, so its
+model needs ``local.logits_all: true``).  The threshold is chosen on the calibration split (``dev``), not
+by hand: both paths answer every dev case, each answer gets a quality in [0, 1] (:func:`quality`), and the
+threshold maximising the routed system's mean dev quality wins (ties go to the lower threshold, which
+sends more cases to the cheaper fine-tuned path).  Every response records the path it took
+(``extra.route``) and its confidence; the ``fallback_rate`` metric shows the share on each path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..golden import DEFAULT_REFUSAL_PATTERNS
+from ..metrics import extract_json, field_match, is_refusal, token_recall
+from ..records import Case, Response, Usage
+from ..registry import register
+from ._base import BaseSystem, RunContext
+from .generative import FineTunedSystem, RAGSystem
+
+
+def quality(case: Case, response: Response, refusal_patterns=DEFAULT_REFUSAL_PATTERNS) -> float:
+    """A quick [0, 1] quality used only to pick the threshold: refusal on unanswerable cases, field match
+    for JSON, the house format for style cases, else the best token recall against the references."""
+    import re
+
+    if response.failed:
+        return 0.0
+    if not case.answerable:
+        return float(is_refusal(response, refusal_patterns))
+    if case.expected is not None and case.expected.json_value is not None:
+        value, err = extract_json(response.answer)
+        return 0.0 if err else field_match(value, case.expected.json_value)[0]
+    if case.expected is not None and case.expected.pattern:
+        return float(re.search(case.expected.pattern, (response.answer or "").strip()) is not None)
+    refs = case.expected.answers if case.expected else ()
+    return max((token_recall(response.answer or "", r) for r in refs), default=0.0)
+
+
+def choose_threshold(points: list[tuple[float | None, float, float]]) -> tuple[float, float]:
+    """``(threshold, dev quality)`` from (confidence, quality fine-tuned, quality RAG) per dev case.
+
+    A case is answered by the fine-tuned path when its confidence >= threshold (no confidence: RAG).
+    """
+    candidates = [*sorted({c for c, _, _ in points if c is not None}), float("inf")]
+    best: tuple[float, float] | None = None
+    for t in candidates:
+        q = sum(ft if c is not None and c >= t else rag for c, ft, rag in points) / len(points)
+        if best is None or q > best[1] + 1e-12:
+            best = (t, q)
+    return best if best is not None else (float("inf"), 0.0)
+
+
+@register("system", "routed")
+class RoutedSystem(BaseSystem):
+    kind = "routed"
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        model: str,
+        adapter: str,
+        retriever: str,
+        fallback_model: str | None = None,
+        k: int = 3,
+        threshold: float | None = None,
+        calibration_split: str = "dev",
+        calibration_limit: int | None = None,
+    ):
+        self.name = name
+        self.first = FineTunedSystem(name=name, model=model, adapter=adapter, logprobs=True)
+        self.second = RAGSystem(name=name, model=fallback_model or model, retriever=retriever, k=k)
+        self.threshold = threshold
+        self.calibration_split = calibration_split
+        self.calibration_limit = calibration_limit
+        self.calibration: dict[str, Any] = {}
+
+    async def start(self, ctx: RunContext) -> None:
+        await self.first.start(ctx)
+        await self.second.start(ctx)
+        if self.threshold is not None:
+            self.calibration = {"source": "config", "threshold": self.threshold}
+            return
+        points = []
+        for gs in ctx.golden_sets.values():
+            for case in gs.select(splits=[self.calibration_split])[: self.calibration_limit]:
+                a, b = await self.first.answer(case), await self.second.answer(case)
+                patterns = gs.manifest.refusal_patterns
+                points.append((a.extra.get("mean_logprob"), quality(case, a, patterns), quality(case, b, patterns)))
+        if not points:
+            raise TypeError(f"routed: no {self.calibration_split!r} cases to choose the threshold on")
+        self.threshold, q = choose_threshold(points)
+        self.calibration = {
+            "source": f"chosen on the {self.calibration_split} split",
+            "threshold": self.threshold if self.threshold != float("inf") else "inf (always RAG)",
+            "n": len(points),
+            "dev_quality_routed": round(q, 4),
+            "dev_quality_finetuned": round(sum(p[1] for p in points) / len(points), 4),
+            "dev_quality_rag": round(sum(p[2] for p in points) / len(points), 4),
+            "dev_share_finetuned": round(
+                sum(p[0] is not None and p[0] >= self.threshold for p in points) / len(points), 4
+            ),
+        }
+
+    async def close(self) -> None:
+        await self.first.close()
+        await self.second.close()
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "finetuned": self.first.describe(), "rag": self.second.describe(),
+                "calibration": self.calibration}  # fmt: skip
+
+    async def answer(self, case: Case) -> Response:
+        first = await self.first.answer(case)
+        conf = first.extra.get("mean_logprob")
+        if not first.failed and conf is not None and conf >= self.threshold:
+            return first.model_copy(update={"extra": {**first.extra, "route": "finetuned", "confidence": conf}})
+        second = await self.second.answer(case)
+        usage = Usage(
+            prompt_tokens=(first.usage.prompt_tokens or 0) + (second.usage.prompt_tokens or 0),
+            completion_tokens=(first.usage.completion_tokens or 0) + (second.usage.completion_tokens or 0),
+            calls=first.usage.calls + second.usage.calls,
+        )
+        latency = (first.latency_s or 0.0) + (second.latency_s or 0.0)
+        cost = (
+            None
+            if first.cost_usd is None and second.cost_usd is None
+            else (first.cost_usd or 0) + (second.cost_usd or 0)
+        )
+        extra = {**second.extra, "route": "rag", "confidence": conf, "finetuned_answer": first.answer}
+        return second.model_copy(update={"usage": usage, "latency_s": latency, "cost_usd": cost, "extra": extra})
