@@ -97,6 +97,7 @@ def _responses(case: Case) -> dict[str, Response]:
             usage=Usage(prompt_tokens=120, completion_tokens=8, calls=1),
             latency_s=0.25,
             cost_usd=0.0001,
+            extra={"route": "finetuned", "confidence": -0.4},
         ),
         "wrong": Response(
             **base,
@@ -106,6 +107,7 @@ def _responses(case: Case) -> dict[str, Response]:
             usage=Usage(prompt_tokens=50, completion_tokens=None, calls=1),
             latency_s=0.0,
             cost_usd=0.0,
+            extra={"route": "rag", "confidence": -2.5},
         ),
         "empty": Response(**base, answer="", retrieved=(), context="", usage=Usage()),
         "refusal": Response(**base, answer="The answer is not mentioned in the documents.", extra={"abstained": True}),

@@ -1,0 +1,97 @@
+"""The fine-tune artifact: train (or find in the cache) the adapter a config describes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..hashing import file_hash
+from .config import (
+    FinetuneConfig,
+    artifact_key,
+    build_examples,
+    load_finetune_config,
+    load_training_golden_set,
+)
+from .export import export_gguf_lora
+from .train import add_lora, load_base, train_lora
+
+if TYPE_CHECKING:
+    from ..systems import RunContext
+
+@dataclass(frozen=True)
+class Artifact:
+    """A trained adapter on disk and what is known about it."""
+
+    key: str
+    path: Path
+    record: dict[str, Any]
+    cached: bool
+
+
+def _base_gguf(cfg: FinetuneConfig) -> Path:
+    from ..llm.server import cached_file_hash, resolve_gguf
+
+    path = resolve_gguf(cfg.base, base_dir=cfg.base_dir)
+    cached_file_hash(path)
+    return path
+
+
+def finetune(cfg: FinetuneConfig, *, progress: bool = True, force: bool = False) -> Artifact:
+    """Train the adapter ``cfg`` describes, or return the cached one with the same key."""
+    from ..llm.server import cached_file_hash
+
+    gs = load_training_golden_set(cfg)
+    train, validation = build_examples(cfg, gs)
+    gguf = _base_gguf(cfg)
+    key = artifact_key(cfg, cached_file_hash(gguf), train, validation)
+    folder = cfg.resolve(cfg.cache_dir) / "adapters" / f"{cfg.name}-{key[7:23]}"
+    adapter, record_path = folder / "adapter.gguf", folder / "record.json"
+    if adapter.is_file() and record_path.is_file() and not force:
+        return Artifact(key, adapter, json.loads(record_path.read_text()), cached=True)
+
+    t0 = time.perf_counter()
+    model, tokenizer = load_base(gguf, threads=cfg.train.threads)
+    load_s = time.perf_counter() - t0
+    model = add_lora(model, cfg)
+    bar = Progress(
+        TextColumn(f"[bold]fine-tune {cfg.name}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), disable=not progress,
+    )  # fmt: skip
+    with bar:
+        task = bar.add_task("train", total=None, loss="-")
+
+        def on_step(step: int, total: int, loss: float) -> None:
+            bar.update(task, completed=step, total=total, loss=f"{loss:.3f}")
+
+        model, log = train_lora(cfg, model, tokenizer, train, validation, progress=on_step)
+    log.load_seconds = load_s
+    export_gguf_lora(model, adapter, alpha=cfg.lora.alpha)
+    record = {
+        "key": key,
+        "name": cfg.name,
+        "base": str(gguf),
+        "base_hash": cached_file_hash(gguf),
+        "golden_set": gs.name,
+        "golden_set_hash": gs.content_hash,
+        "train_examples": len(train),
+        "validation_examples": len(validation),
+        "config": cfg.model_dump(mode="json"),
+        "adapter_hash": file_hash(str(adapter)),
+        **log.as_dict(),
+    }
+    record_path.write_text(json.dumps(record, indent=1))
+    return Artifact(key, adapter, record, cached=False)
+
+
+async def ensure_adapter(config_path: Path, ctx: RunContext | None = None) -> Path:
+    """The adapter file for a fine-tune config, training it first when the cache has none."""
+    cfg = load_finetune_config(config_path)
+    artifact = await asyncio.to_thread(finetune, cfg, progress=True)
+    return artifact.path
