@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,12 +27,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Artifact:
-    """A trained adapter on disk and what is known about it."""
+    """A trained adapter on disk and what is known about it (``model``: the peft model, when kept)."""
 
     key: str
     path: Path
     record: dict[str, Any]
     cached: bool
+    model: Any = field(default=None, repr=False, compare=False)
 
 
 def _base_gguf(cfg: FinetuneConfig) -> Path:
@@ -43,7 +44,7 @@ def _base_gguf(cfg: FinetuneConfig) -> Path:
     return path
 
 
-def finetune(cfg: FinetuneConfig, *, progress: bool = True, force: bool = False) -> Artifact:
+def finetune(cfg: FinetuneConfig, *, progress: bool = True, force: bool = False, keep_model: bool = False) -> Artifact:
     """Train the adapter ``cfg`` describes, or return the cached one with the same key."""
     from ..llm.server import cached_file_hash
 
@@ -87,7 +88,7 @@ def finetune(cfg: FinetuneConfig, *, progress: bool = True, force: bool = False)
         **log.as_dict(),
     }
     record_path.write_text(json.dumps(record, indent=1))
-    return Artifact(key, adapter, record, cached=False)
+    return Artifact(key, adapter, record, cached=False, model=model if keep_model else None)
 
 
 async def ensure_adapter(config_path: Path, ctx: RunContext | None = None) -> Path:

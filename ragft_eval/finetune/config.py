@@ -30,6 +30,9 @@ class LoraSpec(_Spec):
     alpha: float = Field(default=16.0, gt=0)
     dropout: float = Field(default=0.0, ge=0, lt=1)
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    # None: peft's default (lora_B = 0, the adapter starts as a no-op); a number: random lora_B scaled by it,
+    # so that an export check after a few steps sees a LoRA effect far above quantisation noise
+    init_b_scale: float | None = Field(default=None, gt=0)
 
 
 class TrainSpec(_Spec):

@@ -57,14 +57,24 @@ def load_base(gguf: Path, *, threads: int = 2) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def add_lora(model: Any, cfg: FinetuneConfig, *, init_lora_weights: bool = True) -> Any:
+def add_lora(model: Any, cfg: FinetuneConfig) -> Any:
+    """Wrap ``model`` with LoRA adapters (peft); ``lora.init_b_scale`` starts from a non-zero lora_B."""
+    import torch
     from peft import LoraConfig, get_peft_model
 
+    torch.manual_seed(cfg.train.seed)
+    random_b = cfg.lora.init_b_scale is not None
     lora = LoraConfig(
         r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout, bias="none", task_type="CAUSAL_LM",
-        target_modules=list(cfg.lora.target_modules), init_lora_weights=init_lora_weights, use_rslora=False,
+        target_modules=list(cfg.lora.target_modules), init_lora_weights=not random_b, use_rslora=False,
     )  # fmt: skip
-    return get_peft_model(model, lora)
+    model = get_peft_model(model, lora)
+    if random_b:
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if "lora_B" in name:
+                    param.mul_(cfg.lora.init_b_scale)
+    return model
 
 
 @dataclass(frozen=True)
@@ -182,9 +192,9 @@ def train_lora(
             sched.step()
             step += 1
             log.tokens += sum(len(x.ids) for x in b)
-            log.train.append((step, round(float(loss), 5)))
+            log.train.append((step, round(loss.item(), 5)))
             if progress:
-                progress(step, total, float(loss))
+                progress(step, total, loss.item())
             if step % spec.eval_every == 0 or step == total:
                 model.eval()
                 v = validation_loss(model, enc_val, pad_id, spec.max_tokens_per_step)

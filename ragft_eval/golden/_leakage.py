@@ -23,8 +23,9 @@ def find_leaks(
     by_key: dict[str, list[str]] = {}
     others: list[tuple[str, str]] = []
     for case in cases:
+        key = input_key(case)
         if case.split == train:
-            by_key.setdefault(input_key(case), []).append(case.id)
-        elif case.split in evaluated:
-            others.append((input_key(case), case.id))
+            by_key.setdefault(key, []).append(case.id)
+        if case.split in evaluated:  # a train split that is also evaluated leaks every one of its inputs
+            others.append((key, case.id))
     return [(t, e) for key, e in others for t in by_key.get(key, ())]

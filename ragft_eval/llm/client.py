@@ -161,7 +161,7 @@ class ModelClient:
             raise EndpointError(f"model {self.name!r} is not started")
         kwargs: dict[str, Any] = dict(
             model=self.spec.model, prompt=prompt, max_tokens=max_tokens or self.spec.max_tokens,
-            stop=list(stop if stop is not None else self.spec.stop)[:4] or None,
+            stop=list(stop if stop is not None else self.spec.stop)[: None if self.is_local else 4] or None,
             temperature=self.spec.temperature if temperature is None else temperature,
             seed=self.spec.seed if seed is None else seed, extra_body={**self._extra(), **(extra_body or {})},
         )  # fmt: skip

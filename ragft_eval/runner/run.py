@@ -36,7 +36,7 @@ from ..stats import Cell, aggregate, error_rates
 from ..store import SQLiteStore
 from ..systems import BaseSystem, RunContext, System
 from .deferred import is_deferred, score_deferred
-from .suite import Suite, load_suite
+from .suite import Suite, Where, load_suite
 
 PACKAGES = (
     "ragft-eval",
@@ -160,6 +160,8 @@ def _build_metrics(suite: Suite) -> list[Metric]:
             )
         if any(m.name == metric.name for m in metrics):
             raise SuiteConfigError(f"{suite.path}: metrics.{i}: metric {metric.name!r} is listed twice")
+        if spec.where is not None:
+            metric = Selected(metric, spec.where)
         metrics.append(metric)
     return metrics
 
@@ -179,6 +181,36 @@ def _build_systems(suite: Suite, only: Iterable[str] | None) -> list[System]:
         except ConfigError as exc:
             raise SuiteConfigError(f"{suite.path}: systems.{i}: {exc}") from exc
     return systems
+
+
+class Selected:
+    """A metric restricted by ``where:``: cases it does not select are unscored, and it is not called."""
+
+    def __init__(self, metric: Any, where: Where):
+        self.metric, self.where = metric, where
+        self.name, self.unit, self.higher_is_better = metric.name, metric.unit, metric.higher_is_better
+        self.needs_judge = getattr(metric, "needs_judge", False)
+        self.baseline = getattr(metric, "baseline", None)
+        if hasattr(metric, "score_pair"):
+            self.score_pair = self._score_pair
+
+    def undefined_reason(self, case: Case) -> str | None:
+        if not self.where.selects(case):
+            return f"not selected for this metric (where: {self.where.describe()})"
+        inner = getattr(self.metric, "undefined_reason", None)
+        return inner(case) if inner else None
+
+    async def score(self, case: Case, response: Response, ctx: ScoreContext) -> MetricResult:
+        if not self.where.selects(case):
+            reason = self.undefined_reason(case)
+            return MetricResult.unscored(self.name, reason, unit=self.unit, higher_is_better=self.higher_is_better)
+        return await self.metric.score(case, response, ctx)
+
+    async def _score_pair(self, case: Case, response: Response, baseline: Response, ctx: ScoreContext):
+        if not self.where.selects(case):
+            reason = self.undefined_reason(case)
+            return MetricResult.unscored(self.name, reason, unit=self.unit, higher_is_better=self.higher_is_better)
+        return await self.metric.score_pair(case, response, baseline, ctx)
 
 
 def _judge_spec(suite: Suite) -> JudgeSpec:

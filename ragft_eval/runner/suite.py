@@ -51,11 +51,36 @@ class SystemSpec(BaseModel):
         return dict(self.model_extra or {})
 
 
+class Where(_Spec):
+    """Which cases a metric scores (the rest are ``unscored``, "not selected"): a way to spend an expensive
+    judge on some task types, tags or a seeded fraction of the cases.  The fraction is chosen by a hash
+    of (golden set, case id, seed), so the same cases are picked on every run and on resume."""
+
+    task_types: tuple[str, ...] | None = None
+    tags: tuple[str, ...] | None = None
+    fraction: float = Field(default=1.0, gt=0, le=1)
+    seed: int = 0
+
+    def selects(self, case: Any) -> bool:
+        if self.task_types is not None and case.task_type not in self.task_types:
+            return False
+        if self.tags is not None and not set(self.tags) & set(case.tags):
+            return False
+        if self.fraction < 1.0:
+            digest = content_hash({"g": case.golden_set, "c": case.id, "s": self.seed})
+            return int(digest[7:15], 16) / 0xFFFFFFFF < self.fraction
+        return True
+
+    def describe(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.model_dump(exclude_defaults=True).items())
+
+
 class MetricSpec(BaseModel):
-    """A metric: ``metric`` (its registered name) and its keyword parameters."""
+    """A metric: ``metric`` (its registered name), its keyword parameters, and optionally ``where``."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
     metric: str
+    where: Where | None = None
 
     @property
     def params(self) -> dict[str, Any]:

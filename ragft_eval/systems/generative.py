@@ -45,6 +45,8 @@ class GenerativeSystem(BaseSystem):
         json_max_tokens: int = 160,
         adapter: str | None = None,
         logprobs: bool = False,
+        stop: list[str] | None = None,
+        json_stop: list[str] | None = None,
     ):
         if self.uses_retriever and retriever is None:
             raise TypeError(f"{self.kind} needs retriever: the name of a retriever defined under retrievers")
@@ -70,6 +72,9 @@ class GenerativeSystem(BaseSystem):
         self.json_max_tokens = json_max_tokens
         self.adapter = adapter
         self.logprobs = logprobs
+        # a short answer is one line: stop at the first newline (a base model rambles on otherwise)
+        self.stop = tuple(stop) if stop is not None else prompts.TEXT_STOP
+        self.json_stop = tuple(json_stop) if json_stop is not None else prompts.JSON_STOP
         self._ctx: RunContext | None = None
         self._client: Any = None
 
@@ -103,6 +108,8 @@ class GenerativeSystem(BaseSystem):
             "corpus_as_of": str(self.corpus_as_of) if self.corpus_as_of else None,
             "few_shot": self.few_shot,
             "template_hash": prompts.template_hash(self.template),
+            "stop": list(self.stop),
+            "json_stop": list(self.json_stop),
             "adapter": self.adapter,
         }
 
@@ -141,7 +148,8 @@ class GenerativeSystem(BaseSystem):
                 )  # fmt: skip
         prompt, prefix = prompts.render(self.template, case, examples=self.examples(case), passages=passages)
         max_tokens = self.json_max_tokens if prefix else self.max_tokens
-        out = await self._client.complete(prompt, max_tokens=max_tokens, logprobs=self.logprobs)
+        stop = self.json_stop if prefix else self.stop
+        out = await self._client.complete(prompt, max_tokens=max_tokens, stop=stop, logprobs=self.logprobs)
         answer = (prefix + out.text).strip()
         extra: dict[str, Any] = {"finish_reason": out.finish_reason}
         if self.logprobs:

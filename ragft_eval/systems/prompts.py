@@ -24,6 +24,8 @@ RAG = (
     "I don't know.\n\nContext:\n{context}\n\n{examples}Question: {question}\nAnswer:{prefix}"
 )
 JSON_PREFIX = " {"
+TEXT_STOP = ("\n",)
+JSON_STOP = ("\n\n", "\nQuestion:", "\nAnswer:")
 REFUSAL = "I don't know."
 FIELDS = ("context", "examples", "question", "prefix")
 

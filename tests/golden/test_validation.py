@@ -182,3 +182,8 @@ def test_corpus_as_of_picks_versions(tmp_path):
 
     assert [d.id for d in gs.corpus_as_of(date(2025, 6, 30))] == ["d1"]
     assert [d.id for d in gs.corpus_as_of()] == ["d1--v2"]
+
+
+def test_a_split_that_is_both_trained_on_and_evaluated_leaks_every_input(tmp_path):
+    gs = load_golden_set(make_set(tmp_path, [GOOD_CASE, {**GOOD_CASE, "id": "c2", "input": "Other?"}]))
+    assert find_leaks(gs.cases, train="test", evaluated=["test"]) == [("c1", "c1"), ("c2", "c2")]

@@ -260,3 +260,26 @@ def test_store_schema_version_and_nan_free(tmp_path):
     assert all((s == "scored") == (v is not None) for s, v, _ in rows)
     assert all(r for s, _, r in rows if s != "scored")
     assert result.table_frame()["mean"].notna().any()
+
+
+def test_where_limits_a_metric_to_some_cases_and_says_so(tmp_path):
+    path = suite(tmp_path, [ECHO])
+    cfg = yaml.safe_load(path.read_text())
+    cfg["metrics"] = [
+        {"metric": "exact_match", "where": {"task_types": ["factual"]}},
+        {"metric": "latency", "where": {"fraction": 0.5, "seed": 7}},
+    ]
+    path.write_text(yaml.safe_dump(cfg))
+    first = run(path)
+    em = [m for cr in first.results for m in cr.results if m.metric == "exact_match"]
+    skipped = [
+        m for cr in first.results for m in cr.results if cr.task_type == "unanswerable" and m.metric == "exact_match"
+    ]
+    assert skipped and all(m.reason == "not selected for this metric (where: task_types=('factual',))" for m in skipped)
+    assert sum(m.status == "scored" for m in em) == 8
+    picked = {cr.case_id for cr in first.results for m in cr.results if m.metric == "latency" and m.status == "scored"}
+    assert 0 < len(picked) < 12
+    again = {
+        cr.case_id for cr in run(path).results for m in cr.results if m.metric == "latency" and m.status == "scored"
+    }
+    assert picked == again, "the seeded fraction picks the same cases every run"
