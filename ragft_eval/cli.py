@@ -44,6 +44,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         title=result.manifest.suite_name,
         headline=result.manifest.suite_config.get("headline"),
         footer=run_notes(result),
+        flagged=result.flagged_metrics,
     )
     Console().print(f"report: {result.report_dir}")
     return EXIT_ERROR_RATE if result.exit_code else EXIT_OK

@@ -128,13 +128,15 @@ async def _judge_item(judge: JudgeClient, item: Item) -> tuple[Any, dict[str, An
         label = {"win": "a", "loss": "b", "tie": "tie", None: None}[outcome]
         statuses = [first.status, second.status]
         return label, {"consistent": consistent if outcome else None, "statuses": statuses,
+                       "problems": [v.problem for v in (first, second) if v.problem],
                        "template_hash": first.template_hash, "raw": [first.raw[:300], second.raw[:300]]}  # fmt: skip
     if isinstance(item, FaithfulnessItem):
         v = await judge.faithful(context=item.context, answer=item.answer)
     else:
         v = await judge.hallucinated(question=item.question, answer=item.answer)
     label = None if v.status != "ok" else v.label == "yes"
-    return label, {"statuses": [v.status], "template_hash": v.template_hash, "raw": [v.raw[:300]]}
+    return label, {"statuses": [v.status], "problems": [v.problem] if v.problem else [],
+                   "template_hash": v.template_hash, "raw": [v.raw[:300]]}  # fmt: skip
 
 
 async def calibrate(
@@ -162,6 +164,7 @@ async def calibrate(
         confusion[str(h)][str(j)] += 1
     extra: dict[str, Any] = {
         "unusable": dict(Counter(s for (_, meta) in judged for s in meta["statuses"] if s != "ok")),
+        "problems": sorted({p[:200] for (_, meta) in judged for p in meta["problems"]})[:10],
         "agreement_counting_unusable_as_wrong": (sum(h == j for h, j in zip(hs, js, strict=True)) / len(items))
         if items else None,
     }  # fmt: skip

@@ -23,17 +23,18 @@ from .parse import Kind, parse_output
 
 
 def _schema(kind: Kind, scale: tuple[int, int]) -> dict[str, Any]:
-    reason = {"type": "string", "maxLength": 300}
+    """The verdict first, then a short reason: a bounded reason keeps calls fast and never truncates the verdict."""
+    reason = {"type": "string", "maxLength": 160}
     if kind == "score":
         lo, hi = scale
-        props = {"reason": reason, "score": {"type": "integer", "minimum": lo, "maximum": hi},
-                 "verdict": {"type": "string", "enum": ["pass", "fail"]}}  # fmt: skip
-        return {"type": "object", "properties": props, "required": ["reason", "score", "verdict"]}
+        props = {"score": {"type": "integer", "minimum": lo, "maximum": hi},
+                 "verdict": {"type": "string", "enum": ["pass", "fail"]}, "reason": reason}  # fmt: skip
+        return {"type": "object", "properties": props, "required": ["score", "verdict", "reason"]}
     if kind == "pairwise":
-        props = {"reason": reason, "winner": {"type": "string", "enum": ["A", "B", "tie"]}}
-        return {"type": "object", "properties": props, "required": ["reason", "winner"]}
-    props = {"reason": reason, "verdict": {"type": "string", "enum": ["yes", "no"]}}
-    return {"type": "object", "properties": props, "required": ["reason", "verdict"]}
+        props = {"winner": {"type": "string", "enum": ["A", "B", "tie"]}, "reason": reason}
+        return {"type": "object", "properties": props, "required": ["winner", "reason"]}
+    props = {"verdict": {"type": "string", "enum": ["yes", "no"]}, "reason": reason}
+    return {"type": "object", "properties": props, "required": ["verdict", "reason"]}
 
 
 class JudgeClient:

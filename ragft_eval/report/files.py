@@ -20,7 +20,39 @@ def run_notes(result: RunResult) -> list[str]:
         notes.append(
             f"error rate above max_error_rate={result.max_error_rate:.0%} for: {', '.join(result.over_error_rate)}"
         )
+    notes += judge_notes(result)
     return notes
+
+
+def judge_notes(result: RunResult) -> list[str]:
+    """The judge's stored calibrations (latest per set), its repeat stability, and flags."""
+    if not result.judged_metrics:
+        return []
+    judge = result.manifest.judge.get("spec", {}).get("model", "?")
+    latest: dict[str, dict] = {}
+    for c in result.judge_calibrations:
+        latest[c["set"]] = c
+    lines = []
+    for c in latest.values():
+        half = (c["agreement_ci"][1] - c["agreement_ci"][0]) / 2 if c.get("agreement_ci") else 0.0
+        kappa = "undefined" if c["kappa"] is None else f"{c['kappa']:.2f}"
+        agree = "—" if c["agreement"] is None else f"{c['agreement']:.0%} ±{half:.0%}"
+        lines.append(f"judge: model {c['judge_model']}, agreement {agree} on {c['set']}, kappa {kappa}, "
+                     f"n {c['n_usable']} (seed {c['seed']}){'' if c['reliable'] else ' — UNRELIABLE'}")  # fmt: skip
+    if not latest:
+        lines.append(f"judge: model {judge} has no stored calibration; run `ragft-eval judge calibrate --set NAME "
+                     f"--suite SUITE` to measure it")  # fmt: skip
+    if result.flagged_metrics:
+        lines.append(f"⚠ judge-based columns flagged ({', '.join(sorted(result.flagged_metrics))}): the judge's "
+                     "kappa CI reaches 0 on a calibration set, so treat them as unvalidated")  # fmt: skip
+    flips = [m.details for cr in result.results for m in cr.results
+             if m.status == "scored" and m.details.get("n_usable", 1) > 1]  # fmt: skip
+    if flips:
+        share = sum(bool(d.get("flipped")) for d in flips) / len(flips)
+        spread = sum(d.get("spread", 0.0) for d in flips) / len(flips)
+        lines.append(f"judge repeats: verdict flipped on {share:.0%} of {len(flips)} judged cases, "
+                     f"mean spread {spread:.2f}")  # fmt: skip
+    return lines
 
 
 def write_report(result: RunResult, folder: Path) -> Path:
@@ -38,6 +70,7 @@ def write_report(result: RunResult, folder: Path) -> Path:
             title=result.manifest.suite_name,
             headline=headline,
             notes=run_notes(result),
+            flagged=result.flagged_metrics,
         ),
         encoding="utf-8",
     )

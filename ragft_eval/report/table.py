@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from rich.console import Console
 from rich.table import Table
@@ -97,7 +97,9 @@ def headline_rows(cells: Sequence[Cell], overrides: Mapping[str, str] | None = N
     return rows
 
 
-def overall_rows(cells: Sequence[Cell], error_rates: Mapping[str, tuple[int, int]]) -> list[list[str]]:
+def overall_rows(
+    cells: Sequence[Cell], error_rates: Mapping[str, tuple[int, int]], flagged: Collection[str] = ()
+) -> list[list[str]]:
     """Metric rows x system columns (systems are few, metrics many), led by cases and error rate."""
     idx, systems = _index(cells), systems_of(cells)
     rows = [
@@ -105,7 +107,7 @@ def overall_rows(cells: Sequence[Cell], error_rates: Mapping[str, tuple[int, int
         ["error rate", *[f"{e / n:.1%}" if n else "—" for e, n in (error_rates.get(s, (0, 0)) for s in systems)]],
     ]
     for m in metrics_of(cells):
-        row = [m]
+        row = [f"{m} ⚠ unreliable judge" if m in flagged else m]
         for s in systems:
             cell = idx.get((s, OVERALL, m))
             row.append(f"{fmt_value(cell)} ({fmt_counts(cell)})" if cell else "")
@@ -121,6 +123,7 @@ def render_terminal(
     headline: Mapping[str, str] | None = None,
     footer: Sequence[str] = (),
     console: Console | None = None,
+    flagged: Collection[str] = (),
 ) -> None:
     """Print the headline and overall tables with rich."""
     console = console or Console()
@@ -134,7 +137,7 @@ def render_terminal(
     overall = Table(title=f"{title}: overall, mean [95% bootstrap CI] (counts)")
     for col in ["metric", *systems]:
         overall.add_column(col, overflow="fold")
-    for row in overall_rows(cells, error_rates):
+    for row in overall_rows(cells, error_rates, flagged):
         overall.add_row(*row)
     console.print(overall)
     for line in footer:
@@ -175,6 +178,7 @@ def to_markdown(
     title: str,
     headline: Mapping[str, str] | None = None,
     notes: Sequence[str] = (),
+    flagged: Collection[str] = (),
 ) -> str:
     systems = systems_of(cells)
     parts = [f"# {title}", ""]
@@ -188,7 +192,7 @@ def to_markdown(
     parts += [
         "## Overall: mean [95% bootstrap CI] (counts)",
         "",
-        _md_table(["metric", *systems], overall_rows(cells, error_rates)),
+        _md_table(["metric", *systems], overall_rows(cells, error_rates, flagged)),
         "",
         "## Every cell",
         "",

@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..errors import ConfigError, ResumeError, SuiteConfigError
 from ..golden import GoldenSet, load_golden_set
 from ..judges import JudgeClient, JudgeSpec
+from ..judges.calibration import judge_identity
 from ..llm import ModelPool
 from ..metrics import Metric, ScoreContext, extract_json
 from ..records import Case, CaseResult, ErrorInfo, MetricResult, Response, RunManifest
@@ -91,6 +92,15 @@ class RunResult:
     max_error_rate: float
     report_dir: Path | None = None
     over_error_rate: list[str] = field(default_factory=list)
+    judge_calibrations: list[dict[str, Any]] = field(default_factory=list)
+    judged_metrics: list[str] = field(default_factory=list)
+
+    @property
+    def flagged_metrics(self) -> set[str]:
+        """Judge-based metrics whose judge is unreliable on some calibration set (kappa CI reaches 0)."""
+        if any(not c.get("reliable") for c in self.judge_calibrations):
+            return set(self.judged_metrics)
+        return set()
 
     @property
     def run_id(self) -> str:
@@ -401,6 +411,10 @@ async def run_async(
             await score_deferred(db, manifest.run_id, metrics, golden_sets, ctx.services, suite.concurrency)
             db.set_status(manifest.run_id, "finished")
             results = list(db.results(manifest.run_id))
+            calibrations = []
+            if "judge" in ctx.services:
+                identity = judge_identity(ctx.services["judge"])
+                calibrations = [r for r in db.artifacts("calibration") if r.get("judge_identity") == identity]
 
     cells = aggregate(results, resamples=suite.bootstrap.resamples, seed=suite.bootstrap.seed)
     rates = error_rates(results)
@@ -412,6 +426,8 @@ async def run_async(
         error_rates=rates,
         max_error_rate=suite.max_error_rate,
         over_error_rate=over,
+        judge_calibrations=calibrations,
+        judged_metrics=sorted(m.name for m in metrics if getattr(m, "needs_judge", False)),
     )
     from ..report import write_report
 

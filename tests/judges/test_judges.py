@@ -149,3 +149,30 @@ def test_judge_config_errors_name_the_key(tmp_path):
         run(_suite(tmp_path, "http://127.0.0.1:9/v1", [{"metric": "judge_grade"}], judge={"model": "nope"}))
     with pytest.raises(SuiteConfigError, match=r"metrics.0.baseline: unknown system 'ghost'"):
         run(_suite(tmp_path, "http://127.0.0.1:9/v1", [{"metric": "judge_pairwise", "baseline": "ghost"}]))
+
+
+def test_reports_show_the_judges_calibration_and_flag_an_unreliable_judge(tmp_path):
+    from ragft_eval.judges import JudgeClient
+    from ragft_eval.judges.calibration import judge_identity
+    from ragft_eval.llm import ModelClient
+    from ragft_eval.runner import load_suite
+    from ragft_eval.store import SQLiteStore
+
+    with FaultServer([GOOD], fail_after=10_000) as server:
+        path = _suite(tmp_path, server.base_url, [{"metric": "judge_grade"}, {"metric": "exact_match"}])
+        first = run(path, limit=2)
+        assert "judge: model remote-judge has no stored calibration" in (first.report_dir / "table.md").read_text()
+        suite = load_suite(path)
+        judge = JudgeClient(ModelClient("remote-judge", suite.models["remote-judge"], base_dir=tmp_path),
+                            JudgeSpec.model_validate(suite.judge))
+        record = {"set": "mtbench-human", "judge_model": "judge-x", "judge_identity": judge_identity(judge),
+                  "agreement": 0.52, "agreement_ci": [0.45, 0.59], "kappa": 0.03, "kappa_ci": [-0.05, 0.11],
+                  "n_usable": 190, "n_items": 200, "seed": 0, "reliable": False}
+        with SQLiteStore(tmp_path / "s.sqlite") as db:
+            db.put_artifact("k1", "calibration", record)
+        second = run(path, limit=2)
+    md = (second.report_dir / "table.md").read_text()
+    assert "judge: model judge-x, agreement 52% ±7% on mtbench-human, kappa 0.03, n 190 (seed 0) — UNRELIABLE" in md
+    assert "| judge_grade ⚠ unreliable judge |" in md
+    assert "| exact_match |" in md
+    assert second.flagged_metrics == {"judge_grade"}
