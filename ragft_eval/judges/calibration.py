@@ -116,7 +116,9 @@ class Calibration:
 def judge_identity(judge: JudgeClient) -> str:
     """What makes two judges the same: model (and its server flags and file hashes) and sampling parameters."""
     spec = judge.spec.model_dump(mode="json", exclude={"repeats", "seed"})
-    return content_hash({"model": judge.client.describe(), "spec": spec})
+    model = judge.client.describe()
+    model["sampling"] = {k: v for k, v in model["sampling"].items() if k != "timeout_s"}  # no effect on verdicts
+    return content_hash({"model": model, "spec": spec})
 
 
 async def _judge_item(judge: JudgeClient, item: Item) -> tuple[Any, dict[str, Any]]:

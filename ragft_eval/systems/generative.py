@@ -52,8 +52,6 @@ class GenerativeSystem(BaseSystem):
             raise TypeError(f"{self.kind} needs retriever: the name of a retriever defined under retrievers")
         if not self.uses_retriever and retriever is not None:
             raise TypeError(f"{self.kind} takes no retriever (use rag or hybrid)")
-        if self.uses_adapter and adapter is None:
-            raise TypeError(f"{self.kind} needs adapter: a GGUF LoRA file, or a fine-tune config (issue: finetune)")
         if k < 1:
             raise TypeError(f"k: expected k >= 1, got {k}")
         if few_shot < 0:
@@ -80,6 +78,12 @@ class GenerativeSystem(BaseSystem):
 
     async def start(self, ctx: RunContext) -> None:
         self._ctx = ctx
+        spec = ctx.services["models"].specs.get(self.model)
+        if self.uses_adapter and self.adapter is None and (spec is None or spec.local is not None):
+            raise ConfigError(
+                f"system {self.name!r}: adapter: a {self.kind} system on a local model needs a LoRA adapter "
+                "(a GGUF file or a fine-tune config); a remote fine-tuned model id (ft:...) needs none"
+            )
         lora = await self._adapter_path(ctx) if self.adapter else None
         self._client = await ctx.services["models"].get(self.model, lora=lora)
         if self.uses_retriever:  # build indexes now: their hashes go into the manifest, their time not into latency
@@ -181,7 +185,8 @@ class RAGSystem(GenerativeSystem):
 
 @register("system", "finetuned")
 class FineTunedSystem(GenerativeSystem):
-    """The base model with a LoRA adapter (its own llama.cpp server), or a fine-tuned model id remotely."""
+    """The base model with a LoRA adapter (its own llama.cpp server), or a fine-tuned model id on an
+    OpenAI-compatible endpoint (``model`` names a remote model such as ``ft:gpt-4o-mini:org::id``, no adapter)."""
 
     kind, uses_adapter = "finetuned", True
 

@@ -31,8 +31,10 @@ def test_completion_through_our_client(gemma_server):
         client = ModelClient("local", spec, base_dir=ROOT)
         await client.start()
         try:
-            prompt = ("Context:\n[1] Pricing: The Pro plan costs $49 per month.\n\nAnswer using only the context.\n\n"
-                      "Question: How much does the Pro plan cost?\nAnswer:")
+            prompt = (
+                "Context:\n[1] Pricing: The Pro plan costs $49 per month.\n\nAnswer using only the context.\n\n"
+                "Question: How much does the Pro plan cost?\nAnswer:"
+            )
             return await client.complete(prompt)
         finally:
             await client.close()
@@ -110,8 +112,11 @@ def _suite(tmp_path: Path, systems: list[dict], retrievers: dict | None = None, 
 
 
 def test_retriever_import_path_that_does_not_exist(tmp_path):
-    path = _suite(tmp_path, [{"name": "rag", "kind": "rag", "model": "gemma", "retriever": "mine"}],
-                  retrievers={"mine": {"kind": "python", "target": "no_such_module.store:Retriever"}})
+    path = _suite(
+        tmp_path,
+        [{"name": "rag", "kind": "rag", "model": "gemma", "retriever": "mine"}],
+        retrievers={"mine": {"kind": "python", "target": "no_such_module.store:Retriever"}},
+    )
     with pytest.raises(ConfigError, match=r"retrievers: target: cannot import module 'no_such_module.store'"):
         asyncio.run(run_async(path, limit=1))
 
@@ -173,3 +178,51 @@ def test_offline_end_to_end_in_a_network_namespace(tmp_path):
     assert not [r for r in rows if r["response"]["error"]], "no case may fail offline"
     rag = [r for r in rows if r["system"] == "rag-bm25"]
     assert all(r["response"]["retrieved"] for r in rag) and all(r["response"]["context"] for r in rag)
+
+
+def test_finetuned_on_a_local_model_needs_an_adapter(tmp_path):
+    path = _suite(tmp_path, [{"name": "ft", "kind": "finetuned", "model": "gemma"}])
+    with pytest.raises(ConfigError, match=r"system 'ft': adapter: a finetuned system on a local model needs a LoRA"):
+        asyncio.run(run_async(path, limit=1))
+
+
+def test_finetuned_accepts_a_remote_fine_tuned_model_id(gemma_server, tmp_path):
+    """A remote fine-tuned model (here the local server standing in under an ft: alias) needs no adapter."""
+    server = LocalServer(LocalServerSpec(), alias="ft:gemma:demo::abc", gguf=gemma_server.gguf)
+    asyncio.run(server.start())
+    try:
+        path = _suite(tmp_path, [{"name": "ft", "kind": "finetuned", "model": "remote-ft"}])
+        cfg = yaml.safe_load(path.read_text())
+        cfg["models"]["remote-ft"] = {"model": "ft:gemma:demo::abc", "base_url": server.base_url}
+        path.write_text(yaml.safe_dump(cfg))
+        result = asyncio.run(run_async(path, limit=2))
+    finally:
+        server.stop()
+    assert result.error_rates == {"ft": (0, 2)}
+    assert result.manifest.systems["ft"]["model"]["model"] == "ft:gemma:demo::abc"
+
+
+def test_ragas_faithfulness_with_the_local_model_as_judge(gemma_server, tmp_path):
+    """ragas Faithfulness end to end against llama.cpp: a score or an honest unscored, calls counted."""
+    suite = {
+        "name": "faith",
+        "golden_sets": [str(ROOT / "golden_sets" / "example")],
+        "models": {"judge": {"model": "gemma", "base_url": gemma_server.base_url, "timeout_s": 300}},
+        "systems": [{"name": "cand", "kind": "replay", "path": str(ROOT / "evals" / "replays" / "candidate.jsonl")}],
+        "metrics": [{"metric": "faithfulness", "where": {"task_types": ["factual_static"]}}],
+        "judge": {"model": "judge", "faithfulness_max_tokens": 256},
+        "store": str(tmp_path / "s.sqlite"),
+        "reports_dir": str(tmp_path / "r"),
+        "cache_dir": str(tmp_path / "c"),
+    }
+    path = tmp_path / "faith.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    result = asyncio.run(run_async(path, limit=2))
+    faith = [m for cr in result.results for m in cr.results if m.metric == "faithfulness"]
+    judged = [m for m in faith if "not selected" not in (m.reason or "")]
+    assert judged, "the example set has factual_static cases"
+    for m in judged:
+        assert m.status in ("scored", "unscored"), m.reason
+        assert m.details["calls"] >= 1 and m.details["prompt_tokens"] > 0
+        if m.status == "scored":
+            assert 0.0 <= m.value <= 1.0
