@@ -7,6 +7,7 @@ rate is above the suite's ``max_error_rate``; 1 any other failure (a server that
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -244,7 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum: int, frame: object) -> None:
+    # treat SIGTERM like Ctrl-C, so that finally blocks run and local model servers are stopped
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     parser = build_parser()
     args = parser.parse_args(argv)
     err = Console(stderr=True)

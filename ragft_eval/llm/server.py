@@ -71,7 +71,9 @@ def free_port() -> int:
 
 def _die_with_parent() -> None:  # runs in the child before exec (Linux)
     try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        # SIGKILL, not SIGTERM: uvicorn treats SIGTERM as "finish in-flight requests first", and an orphaned
+        # server can then run on for minutes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:
         pass
 

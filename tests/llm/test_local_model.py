@@ -230,3 +230,41 @@ def test_ragas_faithfulness_with_the_local_model_as_judge(gemma_server, tmp_path
         assert m.details["calls"] >= 1 and m.details["prompt_tokens"] > 0
         if m.status == "scored":
             assert 0.0 <= m.value <= 1.0
+
+
+def test_local_servers_stop_when_the_harness_is_terminated(tmp_path):
+    """SIGTERM to a running `ragft-eval run` stops it and its llama.cpp server; a SIGKILLed harness's
+    server dies with it (PR_SET_PDEATHSIG)."""
+    import time
+
+    path = _suite(tmp_path, [{"name": "po", "kind": "prompt_only", "model": "gemma"}])
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def servers_of(pid: int) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(pid), "-f", "llama_cpp.server"], capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split()]
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ragft_eval", "run", str(path), "--no-progress"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.time() + 120
+        while not servers_of(proc.pid) and time.time() < deadline:
+            time.sleep(0.2)
+        [server] = servers_of(proc.pid)
+        time.sleep(3)  # let it answer a case or two
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+        for _ in range(100):
+            if not os.path.exists(f"/proc/{server}") or open(f"/proc/{server}/stat").read().split()[2] == "Z":
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(server, signal.SIGKILL)
+            pytest.fail(f"llama.cpp server {server} outlived its harness after {sig!r}")
+        if sig == signal.SIGTERM:
+            assert proc.returncode == 130
