@@ -54,7 +54,8 @@ class FallbackRate(BaseMetric):
     Its mean is the share of cases on the fallback path; unscored for systems that do not route.
     """
 
-    name, higher_is_better = "fallback_rate", False
+    # a routing statistic, not a quality: a failed case is not counted as a fallback
+    name, unit, higher_is_better = "fallback_rate", "share", False
 
     async def score(self, case: Case, response: Response, ctx: ScoreContext):
         route = response.extra.get("route")

@@ -86,6 +86,10 @@ class GenerativeSystem(BaseSystem):
             )
         lora = await self._adapter_path(ctx) if self.adapter else None
         self._client = await ctx.services["models"].get(self.model, lora=lora)
+        if self._client.is_local:
+            # a local server answers one request at a time: more cases in flight only queue, and the queue
+            # would eat into the per-case timeout
+            self.max_concurrency = 1
         if self.uses_retriever:  # build indexes now: their hashes go into the manifest, their time not into latency
             for gs in ctx.golden_sets.values():
                 if gs.corpus:
