@@ -192,7 +192,7 @@ def test_results_are_well_formed(name, spec):
     metric = _fresh(name, spec)
     assert isinstance(metric, Metric)
     assert isinstance(metric.name, str) and metric.name
-    assert metric.unit in {"ratio", "s", "tokens", "usd"}
+    assert metric.unit in {"ratio", "share", "s", "tokens", "usd"}
     statuses = set()
     for (case_id, variant), response in RESPONSES.items():
         case = CASE_BY_ID[case_id]
@@ -208,7 +208,7 @@ def test_results_are_well_formed(name, spec):
         statuses.add(result.status)
         if result.status == "scored":
             assert result.value is not None and math.isfinite(result.value), where
-            if metric.unit == "ratio":
+            if metric.unit in ("ratio", "share"):
                 assert 0.0 <= result.value <= 1.0, (where, result.value)
             else:
                 assert result.value >= 0.0, (where, result.value)
