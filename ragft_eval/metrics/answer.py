@@ -58,9 +58,13 @@ def token_recall(prediction: str, reference: str) -> float:
     return sum((Counter(pred) & Counter(ref)).values()) / len(ref)
 
 
+def exact_match(prediction: str, reference: str) -> float:
+    """1.0 when the two are equal after SQuAD normalisation, else 0.0."""
+    return float(squad_normalize(prediction) == squad_normalize(reference))
+
+
 class _ReferenceMetric(BaseMetric):
-    def compare(self, prediction: str, reference: str) -> float:
-        raise NotImplementedError  # each subclass defines its comparison
+    compare = staticmethod(exact_match)  # (prediction, reference) -> [0, 1]; each metric names its own
 
     def undefined_reason(self, case: Case) -> str | None:
         return None if case.expected and case.expected.answers else "no reference answer for this case"
@@ -80,9 +84,7 @@ class ExactMatch(_ReferenceMetric):
     """1 if the normalised answer equals a normalised reference or alias, else 0."""
 
     name = "exact_match"
-
-    def compare(self, prediction: str, reference: str) -> float:
-        return float(squad_normalize(prediction) == squad_normalize(reference))
+    compare = staticmethod(exact_match)
 
 
 @register("metric", "token_f1")
@@ -90,9 +92,7 @@ class TokenF1(_ReferenceMetric):
     """Max over references of SQuAD token F1, in [0, 1]."""
 
     name = "token_f1"
-
-    def compare(self, prediction: str, reference: str) -> float:
-        return token_f1(prediction, reference)
+    compare = staticmethod(token_f1)
 
 
 @register("metric", "token_recall")
@@ -100,9 +100,7 @@ class TokenRecall(_ReferenceMetric):
     """Max over references of the share of reference tokens present in the answer, in [0, 1]."""
 
     name = "token_recall"
-
-    def compare(self, prediction: str, reference: str) -> float:
-        return token_recall(prediction, reference)
+    compare = staticmethod(token_recall)
 
 
 @register("metric", "k_precision")
