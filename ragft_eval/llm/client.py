@@ -132,7 +132,12 @@ class ModelClient:
         # llama.cpp's server defaults repeat_penalty to 1.1; greedy evaluation wants none
         return {"repeat_penalty": 1.0} if self.is_local else {}
 
-    def _dead_server_error(self, exc: Exception) -> Exception:
+    async def _dead_server_error(self, exc: Exception) -> Exception:
+        if self.server is not None:
+            for _ in range(40):  # a just-killed process may not be reaped yet when the connection drops
+                if self.server.exit_code is not None:
+                    break
+                await asyncio.sleep(0.05)
         if self.server is not None and self.server.exit_code is not None:
             return EndpointError(
                 f"local server for model {self.name!r} died (exit code {self.server.exit_code}):\n{self.server.tail()}"
@@ -172,7 +177,7 @@ class ModelClient:
             try:
                 r = await self._client.completions.create(**kwargs)
             except (openai.APIConnectionError, openai.APITimeoutError) as exc:
-                raise self._dead_server_error(exc) from exc
+                raise await self._dead_server_error(exc) from exc
             latency = time.perf_counter() - t0
         choice = r.choices[0]
         lps = None
@@ -215,7 +220,7 @@ class ModelClient:
             try:
                 r = await self._client.chat.completions.create(**kwargs)
             except (openai.APIConnectionError, openai.APITimeoutError) as exc:
-                raise self._dead_server_error(exc) from exc
+                raise await self._dead_server_error(exc) from exc
             latency = time.perf_counter() - t0
         choice = r.choices[0]
         usage = r.usage
