@@ -19,7 +19,13 @@ what came, and where a file is involved, the file and line.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class RagftError(Exception):
@@ -42,6 +48,38 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
         return f"{where}: {self.field}: {self.message}"
+
+
+def validation_problems(
+    exc: ValidationError,
+    file: str,
+    line: int | None = None,
+    *,
+    prefix: tuple[str, ...] = (),
+    noun: str = "field",
+    whole: str = "(object)",
+    locate: Callable[[tuple[Any, ...]], int | None] | None = None,
+) -> list[Problem]:
+    """Every error of a pydantic ``ValidationError`` as a located Problem, worded for a user.
+
+    One wording for golden sets, suites, fine-tune configs and replay files: ``noun`` is "field" in
+    data files and "key" in configs; ``locate`` finds a config key's line when the file is YAML.
+    """
+    out = []
+    for err in exc.errors():
+        loc = (*prefix, *err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        got = err.get("input")
+        if err["type"] == "missing":
+            msg = f"required {noun} is missing"
+        elif err["type"] == "extra_forbidden":
+            msg = f"unknown {noun}"
+        elif not isinstance(got, dict | list):
+            # Scalars are short and say what came; containers would flood the message.
+            msg = f"{msg} (got {json.dumps(got, default=str)[:60]})"
+        where = line if line is not None else (locate(tuple(err["loc"])) if locate else None)
+        out.append(Problem(file, where, ".".join(map(str, loc)) or whole, msg))
+    return out
 
 
 class GoldenSetError(InputError):

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import ConfigError, LeakageError
+from ..errors import ConfigError, LeakageError, validation_problems
 from ..golden import GoldenSet, find_leaks, load_golden_set
 from ..hashing import content_hash
 from ..systems import prompts
@@ -81,7 +81,7 @@ def load_finetune_config(path: str | Path) -> FinetuneConfig:
     try:
         return FinetuneConfig.model_validate({**(raw or {}), "base_dir": path.parent.resolve()})
     except ValidationError as exc:
-        lines = [f"{path}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        lines = [str(p) for p in validation_problems(exc, str(path), noun="key")]
         raise ConfigError("invalid fine-tune config:\n" + "\n".join(lines)) from exc
 
 

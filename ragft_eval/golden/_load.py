@@ -14,7 +14,7 @@ import jsonschema
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..errors import GoldenSetError, Problem
+from ..errors import GoldenSetError, Problem, validation_problems
 from ..hashing import content_hash
 from ..records import Case, Document
 from ._leakage import find_leaks
@@ -118,22 +118,6 @@ def _read_jsonl(path: Path, problems: list[Problem]) -> Iterator[tuple[int, dict
             yield lineno, obj
 
 
-def _pydantic_problems(file: str, line: int | None, exc: ValidationError) -> list[Problem]:
-    out = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(object)"
-        got = err.get("input")
-        msg = err["msg"]
-        if err["type"] == "missing":
-            msg = "required field is missing"
-        elif err["type"] == "extra_forbidden":
-            msg = "unknown field"
-        elif not isinstance(got, dict | list):
-            msg = f"{msg} (got {json.dumps(got, default=str)[:60]})"
-        out.append(Problem(file, line, loc, msg))
-    return out
-
-
 def validator_for(schema: dict[str, Any]) -> type[jsonschema.protocols.Validator]:
     """The validator class named by ``$schema``; draft 2020-12 when there is none."""
     return jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
@@ -161,7 +145,7 @@ def load_golden_set(path: str | Path) -> GoldenSet:
             try:
                 case = Case.model_validate(obj)
             except ValidationError as exc:
-                problems.extend(_pydantic_problems(CASES, lineno, exc))
+                problems.extend(validation_problems(exc, CASES, lineno))
                 continue
             if case.id in lines:
                 problems.append(
@@ -208,7 +192,7 @@ def _load_manifest(root: Path, problems: list[Problem]) -> Manifest | None:
     try:
         manifest = Manifest.model_validate(raw)
     except ValidationError as exc:
-        problems.extend(_pydantic_problems(MANIFEST, None, exc))
+        problems.extend(validation_problems(exc, MANIFEST))
         return None
     for i, pattern in enumerate(manifest.refusal_patterns):
         try:
@@ -253,7 +237,7 @@ def _load_corpus(root: Path, problems: list[Problem]) -> list[Document]:
         try:
             doc = Document.model_validate(obj)
         except ValidationError as exc:
-            problems.extend(_pydantic_problems(CORPUS, lineno, exc))
+            problems.extend(validation_problems(exc, CORPUS, lineno))
             continue
         if doc.id in seen:
             problems.append(

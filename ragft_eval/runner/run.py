@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..errors import ConfigError, ResumeError, SuiteConfigError
+from ..errors import ConfigError, ResumeError, SuiteConfigError, validation_problems
 from ..golden import GoldenSet, load_golden_set
 from ..judges import JudgeClient, JudgeSpec
 from ..judges.calibration import judge_identity
@@ -227,8 +227,7 @@ def _judge_spec(suite: Suite) -> JudgeSpec:
     try:
         spec = JudgeSpec.model_validate(suite.judge)
     except ValidationError as exc:
-        lines = [f"{suite.path}: {'.'.join(['judge', *map(str, e['loc'])])}: {e['msg'].removeprefix('Value error, ')}"
-                 for e in exc.errors()]  # fmt: skip
+        lines = [str(p) for p in validation_problems(exc, str(suite.path), prefix=("judge",), noun="key")]
         raise SuiteConfigError("invalid judge config:\n" + "\n".join(lines)) from exc
     if spec.model not in suite.models:
         raise SuiteConfigError(

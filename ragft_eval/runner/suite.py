@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..errors import SuiteConfigError
+from ..errors import SuiteConfigError, validation_problems
 from ..hashing import content_hash
 from ..llm.spec import ModelSpec
 
@@ -179,15 +179,8 @@ def load_suite(path: str | Path) -> Suite:
     try:
         return Suite.model_validate({**raw, "base_dir": path.parent.resolve(), "path": path.resolve()})
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            key = ".".join(str(p) for p in loc) or "(suite)"
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key"
-            elif err["type"] == "missing":
-                msg = "required key is missing"
-            line = _locate(text, loc)
-            lines.append(f"{path}:{line}: {key}: {msg}" if line else f"{path}: {key}: {msg}")
+        problems = validation_problems(
+            exc, str(path), noun="key", whole="(suite)", locate=lambda loc: _locate(text, loc)
+        )
+        lines = [str(p) for p in problems]
         raise SuiteConfigError("invalid suite config:\n" + "\n".join(lines)) from exc

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import ConfigError
+from ..errors import ConfigError, validation_problems
 from ..hashing import file_hash
 from ..records import Case, ErrorInfo, Response, RetrievedDoc, Usage
 from ..registry import register
@@ -70,9 +70,7 @@ class ReplaySystem(BaseSystem):
                     problems.append(f"{path.name}:{lineno}: (line): malformed JSON: {exc.msg}")
                     continue
                 except ValidationError as exc:
-                    for err in exc.errors():
-                        loc = ".".join(str(p) for p in err["loc"])
-                        problems.append(f"{path.name}:{lineno}: {loc}: {err['msg']}")
+                    problems.extend(str(p) for p in validation_problems(exc, path.name, lineno))
                     continue
                 self._records[rec.case_id] = rec
         if problems:
