@@ -157,6 +157,7 @@ class Faithfulness(JudgedMetric):
     score are in ``details``.  Unscored without a context or when the answer has no statements."""
 
     name = "faithfulness"
+    needs = "context"
 
     def __init__(self) -> None:
         self._llm: Any = None
@@ -197,7 +198,7 @@ class Faithfulness(JudgedMetric):
 
     async def score(self, case: Case, response: Response, ctx: ScoreContext):
         if not response.context:
-            return self.unscored("no context: the system records no retrieved context")
+            return self.not_recorded()
         answer = (response.answer or "").strip()
         if not answer:
             return self.unscored("the answer has no statements (empty answer)")

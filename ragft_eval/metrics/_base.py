@@ -11,6 +11,15 @@ if TYPE_CHECKING:
     from ..golden import GoldenSet
 
 
+# Why a metric is unscored when the response lacks what it ``needs``: one wording whether the case
+# succeeded without it or failed on a system that never records it.
+NOT_RECORDED = {
+    "retrieved": "the system records no retrieval",
+    "context": "no context: the system records no retrieved context",
+    "route": "the system does not route",
+}
+
+
 @dataclass(frozen=True)
 class ScoreContext:
     """Read-only facts a metric may need: the case's golden set (schemas, refusal patterns) and services."""
@@ -41,6 +50,8 @@ class BaseMetric:
     name: str = "metric"
     unit: str = "ratio"
     higher_is_better: bool = True
+    # What the response must record for the metric to be defined ("retrieved", "context", "route").
+    needs: str | None = None
 
     def undefined_reason(self, case: Case) -> str | None:
         """Why the metric is undefined for ``case`` whatever the answer (None: it is defined).
@@ -49,6 +60,10 @@ class BaseMetric:
         be ``unscored`` anyway stays ``unscored``.
         """
         return None
+
+    def not_recorded(self) -> MetricResult:
+        """Unscored: the response lacks what this metric ``needs``."""
+        return self.unscored(NOT_RECORDED[self.needs or ""])
 
     def scored(self, value: float, **details: Any) -> MetricResult:
         return MetricResult.scored(

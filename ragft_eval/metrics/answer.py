@@ -112,10 +112,11 @@ class KPrecision(BaseMetric):
     """
 
     name = "k_precision"
+    needs = "context"
 
     async def score(self, case: Case, response: Response, ctx: ScoreContext):
         if not response.context:
-            return self.unscored("no context: the system records no retrieved context")
+            return self.not_recorded()
         answer = tokens(response.answer or "")
         if not answer:
             return self.unscored("the answer has no tokens")

@@ -56,9 +56,10 @@ class FallbackRate(BaseMetric):
 
     # a routing statistic, not a quality: a failed case is not counted as a fallback
     name, unit, higher_is_better = "fallback_rate", "share", False
+    needs = "route"
 
     async def score(self, case: Case, response: Response, ctx: ScoreContext):
         route = response.extra.get("route")
         if route is None:
-            return self.unscored("the system does not route")
+            return self.not_recorded()
         return self.scored(float(route != "finetuned"), route=route, confidence=response.extra.get("confidence"))

@@ -129,6 +129,7 @@ class _RetrievalMetric(BaseMetric):
     family = ""
     label = ""
     needs_k = True
+    needs = "retrieved"
 
     def __init__(self, *, k: int | None = None):
         if self.needs_k and k is None:
@@ -147,7 +148,7 @@ class _RetrievalMetric(BaseMetric):
         if reason := self.undefined_reason(case):
             return self.unscored(reason)
         if response.retrieved is None:
-            return self.unscored("the system records no retrieval")
+            return self.not_recorded()
         ranked = list(dict.fromkeys(d.doc_id for d in sorted(response.retrieved, key=lambda d: d.rank)))
         rels = [case.relevant_docs.get(doc_id, 0) for doc_id in ranked]
         family = self.family

@@ -30,6 +30,7 @@ from ..judges import JudgeClient, JudgeSpec
 from ..judges.calibration import judge_identity
 from ..llm import ModelPool
 from ..metrics import Metric, ScoreContext, extract_json
+from ..metrics._base import NOT_RECORDED
 from ..records import Case, CaseResult, ErrorInfo, MetricResult, Response, RunManifest
 from ..registry import create
 from ..retrieval import RetrieverPool
@@ -200,6 +201,7 @@ class Selected:
         self.metric, self.where = metric, where
         self.name, self.unit, self.higher_is_better = metric.name, metric.unit, metric.higher_is_better
         self.needs_judge = getattr(metric, "needs_judge", False)
+        self.needs = getattr(metric, "needs", None)
         self.baseline = getattr(metric, "baseline", None)
         if hasattr(metric, "score_pair"):
             self.score_pair = self._score_pair
@@ -273,14 +275,27 @@ async def _answer(system: System, case: Case, timeout_s: float) -> Response:
 
 
 async def score_response(
-    case: Case, response: Response, metrics: list[Metric], ctx: ScoreContext
+    case: Case,
+    response: Response,
+    metrics: list[Metric],
+    ctx: ScoreContext,
+    records: frozenset[str] | None = None,
 ) -> list[MetricResult]:
-    """Every metric's result for one response; a failed response gives ``error`` on every metric."""
+    """Every metric's result for one response.
+
+    A failed response gives ``error`` on every metric that would be defined for it; a metric undefined
+    whatever the answer (for the case, or because it needs something the system never records, as
+    recall of a system with no retriever) stays ``unscored``: it was never the system's to fail.
+    """
     out = []
     for metric in metrics:
         if response.error is not None:
             undefined = getattr(metric, "undefined_reason", None)
-            if undefined is not None and (why := undefined(case)):
+            needs = getattr(metric, "needs", None)
+            why = undefined(case) if undefined is not None else None
+            if why is None and needs is not None and records is not None and needs not in records:
+                why = NOT_RECORDED.get(needs, f"the system records no {needs}")
+            if why:
                 out.append(
                     MetricResult.unscored(metric.name, why, unit=metric.unit, higher_is_better=metric.higher_is_better)
                 )
@@ -452,7 +467,8 @@ async def _execute(db: SQLiteStore, run_id: str, todo, metrics, ctx: RunContext,
     async def one(system: System, gs: GoldenSet, case: Case, task_id: Any) -> None:
         async with limits[system.name]:
             response = await _answer(system, case, suite.timeout_s)
-        results = await score_response(case, response, metrics, ScoreContext(golden_set=gs, services=ctx.services))
+        score_ctx = ScoreContext(golden_set=gs, services=ctx.services)
+        results = await score_response(case, response, metrics, score_ctx, getattr(system, "records", None))
         db.write(
             CaseResult(
                 run_id=run_id,

@@ -44,6 +44,9 @@ class BaseSystem:
     name: str
     kind: str = "system"
     max_concurrency: int | None = None
+    # What the responses record besides the answer ("retrieved", "context", "route"); None: unknown.
+    # A failed case is then unscored, not an error, on a metric that needs what the system never records.
+    records: frozenset[str] | None = None
 
     async def start(self, ctx: RunContext) -> None:
         return None

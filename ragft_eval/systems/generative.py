@@ -59,6 +59,7 @@ class GenerativeSystem(BaseSystem):
         self.name = name
         self.model = model
         self.retriever = retriever
+        self.records = frozenset({"retrieved", "context"} if self.uses_retriever else ())
         self.k = k
         self.depth = max(depth or 10, k)
         self.min_score = min_score

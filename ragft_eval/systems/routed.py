@@ -55,6 +55,7 @@ def choose_threshold(points: list[tuple[float | None, float, float]]) -> tuple[f
 @register("system", "routed")
 class RoutedSystem(BaseSystem):
     kind = "routed"
+    records = frozenset({"retrieved", "context", "route"})
 
     def __init__(
         self,

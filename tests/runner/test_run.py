@@ -283,3 +283,42 @@ def test_where_limits_a_metric_to_some_cases_and_says_so(tmp_path):
         cr.case_id for cr in run(path).results for m in cr.results if m.metric == "latency" and m.status == "scored"
     }
     assert picked == again, "the seeded fraction picks the same cases every run"
+
+
+def test_a_failed_case_is_unscored_on_what_the_system_never_records():
+    """A prompt-only failure is no recall failure: the system never retrieves, so recall stays unscored.
+    A system that does retrieve, or one that does not say (``records`` None), gets ``error``."""
+    import asyncio
+
+    from ragft_eval.golden import GoldenSet, Manifest
+    from ragft_eval.metrics import ScoreContext
+    from ragft_eval.metrics.answer import ExactMatch, KPrecision
+    from ragft_eval.metrics.operational import FallbackRate
+    from ragft_eval.metrics.retrieval import Recall
+    from ragft_eval.records import Case, ErrorInfo, Expected, Response
+    from ragft_eval.runner.run import score_response
+    from ragft_eval.systems.generative import PromptOnlySystem, RAGSystem
+    from ragft_eval.systems.routed import RoutedSystem
+
+    case = Case(id="c1", task_type="factual", input="q?", expected=Expected(answer="a"), relevant_docs={"d1": 1})
+    failed = Response(case_id="c1", system="s", error=ErrorInfo(type="Timeout", message="slow", stage="timeout"))
+    ctx = ScoreContext(golden_set=GoldenSet(path=Path("."), manifest=Manifest(name="g", version="1"), cases=()))
+    metrics = [Recall(k=3), KPrecision(), FallbackRate(), ExactMatch()]
+
+    def statuses(system) -> dict[str, str]:
+        out = asyncio.run(score_response(case, failed, metrics, ctx, getattr(system, "records", None)))
+        return {r.metric: r.status if r.status != "unscored" else r.reason for r in out}
+
+    prompt_only = PromptOnlySystem(name="p", model="m")
+    assert statuses(prompt_only) == {
+        "recall@3": "the system records no retrieval",
+        "k_precision": "no context: the system records no retrieved context",
+        "fallback_rate": "the system does not route",
+        "exact_match": "error",
+    }
+    rag = RAGSystem(name="r", model="m", retriever="bm25")
+    assert statuses(rag) == {"recall@3": "error", "k_precision": "error",
+                             "fallback_rate": "the system does not route", "exact_match": "error"}  # fmt: skip
+    routed = RoutedSystem(name="x", model="m", adapter="a", retriever="bm25")
+    assert set(statuses(routed).values()) == {"error"}
+    assert set(statuses(object()).values()) == {"error"}  # a system that does not say what it records
