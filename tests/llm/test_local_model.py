@@ -241,7 +241,8 @@ def test_local_servers_stop_when_the_harness_is_terminated(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     def servers_of(pid: int) -> list[int]:
-        out = subprocess.run(["pgrep", "-P", str(pid), "-f", "llama_cpp.server"], capture_output=True, text=True)
+        cmd = ["pgrep", "-P", str(pid), "-f", "ragft_eval.llm.llama_server"]
+        out = subprocess.run(cmd, capture_output=True, text=True)
         return [int(p) for p in out.stdout.split()]
 
     for sig in (signal.SIGTERM, signal.SIGKILL):

@@ -1,0 +1,84 @@
+"""``python -m ragft_eval.llm.llama_server ARGS``: llama-cpp-python's OpenAI-compatible server, stock
+except for the speed of its logprobs.
+
+llama-cpp-python builds ``logprobs`` by sorting (logprob, token id) pairs over the whole vocabulary in
+Python, once per generated token. With Gemma's 262,144-token vocabulary that sort costs about 0.5-1 s per
+token, so a server asked for logprobs generated about one token per second: the routed system's
+first stage took 60-110 s for a 40-token JSON answer, which is the server's bookkeeping, not the
+architecture's latency. Here the name ``sorted`` inside ``llama_cpp.llama`` (used only by those logprob
+sorts) is :func:`pairs_sorted`, which returns exactly what ``sorted`` returns, computed with numpy for
+(number, int) pairs. The rest (arguments, endpoints, sampling) is the stock server.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+_MIN_FAST = 4096  # below this the builtin is as fast
+
+
+def pairs_sorted(
+    iterable: Iterable[Any], /, *, key: Callable[[Any], Any] | None = None, reverse: bool = False
+) -> list[Any]:
+    """``sorted(iterable, key=key, reverse=reverse)``, equal element for element.
+
+    The shape llama-cpp-python sorts, an unconsumed ``zip(row, range(n))`` of a float ndarray or float
+    list, is read through the zip's pickling state (no element is materialised) and ordered by numpy.
+    Anything else, including NaN values (whose Python order depends on the input order), goes to the
+    builtin.
+    """
+    row = _zipped_row(iterable) if key is None else None
+    if row is None:
+        return builtins.sorted(iterable, key=key, reverse=reverse)
+    values, ids, originals = row
+    # Ids increase and differ, so (value, id) order is a stable sort by value, and reverse=True (no
+    # two pairs equal) is that order backwards: ties by descending id, as the builtin gives.
+    order = np.argsort(values, kind="stable")
+    if reverse:
+        order = order[::-1]
+    picked = originals[order] if isinstance(originals, np.ndarray) else [originals[i] for i in order.tolist()]
+    return list(zip(picked, ids[order].tolist(), strict=True))
+
+
+def _zipped_row(iterable: Iterable[Any]) -> tuple[np.ndarray, np.ndarray, Any] | None:
+    """(values as float64, ids, the original values) behind ``zip(row, range(...))``, or None."""
+    if type(iterable) is not zip:
+        return None
+    state = iterable.__reduce__()[1]
+    if len(state) != 2:
+        return None
+    (f1, (seq,), pos), (f2, (ids_range,), id_pos) = state[0].__reduce__(), state[1].__reduce__()
+    if f1 is not iter or f2 is not iter or type(ids_range) is not range or ids_range.step < 1:
+        return None
+    if isinstance(seq, np.ndarray) and seq.ndim == 1 and seq.dtype.kind == "f":
+        originals: Any = seq[pos:]
+    elif type(seq) is list and all(type(v) is float for v in seq[pos:]):
+        originals = seq[pos:]
+    else:
+        return None
+    ids_range = ids_range[id_pos:]
+    n = min(len(originals), len(ids_range))
+    if n < _MIN_FAST:
+        return None
+    originals = originals[:n]
+    values = originals if isinstance(originals, np.ndarray) else np.array(originals, dtype=np.float64)
+    ids = np.arange(ids_range.start, ids_range.start + n * ids_range.step, ids_range.step, dtype=np.int64)
+    if np.isnan(values).any():
+        return None
+    return values, ids, originals
+
+
+def main() -> None:
+    import llama_cpp.llama
+    from llama_cpp.server.__main__ import main as serve
+
+    llama_cpp.llama.sorted = pairs_sorted  # type: ignore[attr-defined]  # shadows the builtin there only
+    serve()
+
+
+if __name__ == "__main__":
+    main()
