@@ -1,5 +1,6 @@
-"""Tolerant parsing of judge output: JSON bare or fenced, field names matched loosely, and every failure
-named (unparseable, refused, truncated, out of scale) instead of becoming a default score.
+"""Tolerant parsing of judge output: JSON bare or fenced, raw control characters inside strings, field
+names matched loosely, and every failure named (unparseable, refused, truncated, out of scale) instead
+of becoming a default score.
 
 >>> parse_output('```json\\n{"score": 4, "reason": "close"}\\n```', kind="score", scale=(1, 5)).score
 0.75
@@ -69,7 +70,7 @@ def parse_output(
     refusal_patterns: tuple[str, ...] = DEFAULT_REFUSAL_PATTERNS,
 ) -> Parsed:
     """Parse a judge's raw text for a ``kind`` of judgment; scores are normalised to [0, 1] over ``scale``."""
-    value, err = extract_json(raw)
+    value, err = extract_json(raw, strict=False)  # a grammar-constrained judge may put a newline in a string
     if err or not isinstance(value, dict):
         if finish_reason == "length":
             return Parsed("truncated", problem=f"output cut at max_tokens before the JSON closed ({err})")

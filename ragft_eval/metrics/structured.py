@@ -29,8 +29,11 @@ from ._base import BaseMetric, ScoreContext
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
 
 
-def extract_json(text: str | None) -> tuple[Any, str | None]:
+def extract_json(text: str | None, *, strict: bool = True) -> tuple[Any, str | None]:
     """``(value, None)`` for the JSON found in ``text``, or ``(None, reason)`` when there is none.
+
+    ``strict=False`` accepts raw control characters (a newline) inside strings, which JSON forbids:
+    right for reading a judge's verdict, wrong for grading whether a system's answer is valid JSON.
 
     >>> extract_json('Here: ```json\\n{"a": 1}\\n```')
     ({'a': 1}, None)
@@ -48,9 +51,10 @@ def extract_json(text: str | None) -> tuple[Any, str | None]:
     first_error = None
     for cand in candidates:
         try:
-            return json.loads(cand), None
+            return json.loads(cand, strict=strict), None
         except json.JSONDecodeError as exc:
-            first_error = first_error or f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            msg = exc.msg.removesuffix(" at")  # "Invalid control character at" reads "... at at line"
+            first_error = first_error or f"malformed JSON: {msg} at line {exc.lineno} column {exc.colno}"
     return None, first_error
 
 

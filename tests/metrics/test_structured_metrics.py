@@ -376,3 +376,9 @@ def test_format_match(answer, want):
 def test_format_match_unscored_without_a_pattern():
     result = score(FormatMatch(), case(json_value={"a": 1}), response("2024-05"))
     assert (result.status, result.reason) == ("unscored", "the case states no house format")
+
+
+def test_a_raw_newline_in_a_string_is_invalid_json_for_a_system_but_readable_from_a_judge():
+    text = '{"a": "x\ny"}'
+    assert extract_json(text) == (None, "malformed JSON: Invalid control character at line 1 column 9")
+    assert extract_json(text, strict=False) == ({"a": "x\ny"}, None)
