@@ -10,9 +10,11 @@ the harness, not the model's latency.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import time
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,14 +50,30 @@ class Completion:
 class ModelClient:
     """Talks to one configured model through the ``openai`` client (completions and chat)."""
 
-    def __init__(self, name: str, spec: ModelSpec, *, base_dir: Path, lora: Path | None = None):
+    def __init__(
+        self,
+        name: str,
+        spec: ModelSpec,
+        *,
+        base_dir: Path,
+        lora: Path | None = None,
+        cpu: CpuSlots | None = None,
+    ):
         self.name = name
         self.spec = spec
         self.base_dir = base_dir
         self.lora = lora
         self.server: LocalServer | None = None
         self._client: openai.AsyncOpenAI | None = None
+        # A local server serves one request at a time; local servers share the CPU (``cpu``).
         self._turn = asyncio.Semaphore(1) if spec.local is not None else None
+        self._cpu = cpu if spec.local is not None else None
+
+    @contextlib.asynccontextmanager
+    async def _my_turn(self) -> AsyncIterator[None]:
+        """Wait for this server, then for a CPU slot; latency is measured inside, so waits are excluded."""
+        async with self._turn or _NoTurn(), self._cpu or _NoTurn():
+            yield
 
     @property
     def is_local(self) -> bool:
@@ -125,7 +143,7 @@ class ModelClient:
                          "stop": list(self.spec.stop), "seed": self.spec.seed, "timeout_s": self.spec.timeout_s},
         }  # fmt: skip
         if self.server is not None:
-            out["local"] = self.server.describe()
+            out["local"] = {**self.server.describe(), "cpu_slots": self._cpu.slots if self._cpu else None}
         return out
 
     def _extra(self) -> dict[str, Any]:
@@ -172,7 +190,7 @@ class ModelClient:
         )  # fmt: skip
         if logprobs:
             kwargs["logprobs"] = 1
-        async with self._turn or _NoTurn():
+        async with self._my_turn():
             t0 = time.perf_counter()
             try:
                 r = await self._client.completions.create(**kwargs)
@@ -215,7 +233,7 @@ class ModelClient:
             kwargs["stop"] = list(stop)[:4]
         if response_format is not None:
             kwargs["response_format"] = response_format
-        async with self._turn or _NoTurn():
+        async with self._my_turn():
             t0 = time.perf_counter()
             try:
                 r = await self._client.chat.completions.create(**kwargs)
@@ -241,12 +259,46 @@ class _NoTurn:
         return None
 
 
+class CpuSlots:
+    """How many local model requests may run at once across all local servers of a run.
+
+    Every llama.cpp server spins ``n_threads`` threads per request; four servers generating at once on
+    2 cores ran 8 busy threads, every call slowed several-fold, and calls ran past their timeouts (the
+    server keeps generating for a request whose client gave up, so the next one waited behind it). One
+    slot per ``cpu_count // n_threads`` keeps the cores busy without oversubscribing them. ``peak``
+    is the most requests seen in flight at once.
+    """
+
+    def __init__(self, slots: int):
+        if slots < 1:
+            raise ValueError(f"slots: expected >= 1, got {slots}")
+        self.slots = slots
+        self.peak = 0
+        self._in_flight = 0
+        self._sem = asyncio.Semaphore(slots)
+
+    @classmethod
+    def for_machine(cls, specs: Iterable[ModelSpec]) -> CpuSlots:
+        threads = max((s.local.n_threads for s in specs if s.local is not None), default=1)
+        return cls(max(1, (os.cpu_count() or 1) // threads))
+
+    async def __aenter__(self) -> None:
+        await self._sem.acquire()
+        self._in_flight += 1
+        self.peak = max(self.peak, self._in_flight)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._in_flight -= 1
+        self._sem.release()
+
+
 class ModelPool:
     """The suite's models, started on first use (one server per local model) and all closed at the end."""
 
-    def __init__(self, specs: dict[str, ModelSpec], *, base_dir: Path):
+    def __init__(self, specs: dict[str, ModelSpec], *, base_dir: Path, cpu_slots: int | None = None):
         self.specs = dict(specs)
         self.base_dir = base_dir
+        self.cpu = CpuSlots(cpu_slots) if cpu_slots else CpuSlots.for_machine(self.specs.values())
         self._clients: dict[str, ModelClient] = {}
         self._lock = asyncio.Lock()
 
@@ -257,7 +309,7 @@ class ModelPool:
             if key not in self._clients:
                 if name not in self.specs:
                     raise ConfigError(f"model: unknown model {name!r}; defined models: {sorted(self.specs)}")
-                client = ModelClient(name, self.specs[name], base_dir=self.base_dir, lora=lora)
+                client = ModelClient(name, self.specs[name], base_dir=self.base_dir, lora=lora, cpu=self.cpu)
                 try:
                     await client.start()
                 except BaseException:

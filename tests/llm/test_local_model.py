@@ -269,3 +269,30 @@ def test_local_servers_stop_when_the_harness_is_terminated(tmp_path):
             pytest.fail(f"llama.cpp server {server} outlived its harness after {sig!r}")
         if sig == signal.SIGTERM:
             assert proc.returncode == 130
+
+
+def test_local_servers_share_the_cpu(gguf_path):
+    """Two real local servers asked at once: with one CPU slot, at most one request
+    runs at a time across both, and latency excludes the wait; with two slots both run together."""
+    specs = {
+        "a": ModelSpec(model="a", local={"gguf": str(gguf_path)}, max_tokens=8),
+        "b": ModelSpec(model="b", local={"gguf": str(gguf_path)}, max_tokens=8),
+    }
+
+    async def go(slots: int) -> tuple[int, list[float], float]:
+        pool = ModelPool(specs, base_dir=ROOT, cpu_slots=slots)
+        try:
+            a, b = await pool.get("a"), await pool.get("b")
+            t = asyncio.get_running_loop().time()
+            outs = await asyncio.gather(*(c.complete("Question: What is 2 + 2?\nAnswer:") for c in (a, b, a, b)))
+            wall = asyncio.get_running_loop().time() - t
+            assert a.describe()["local"]["cpu_slots"] == slots
+            return pool.cpu.peak, [o.latency_s for o in outs], wall
+        finally:
+            await pool.close()
+
+    peak, latencies, wall = asyncio.run(go(1))
+    assert peak == 1
+    assert sum(latencies) <= wall * 1.05  # serial: each latency is its own call, no call's wait inside another's
+    peak, _, _ = asyncio.run(go(2))
+    assert peak == 2
