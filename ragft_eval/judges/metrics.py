@@ -178,7 +178,8 @@ class Faithfulness(JudgedMetric):
             create = client.chat.completions.create
 
             async def counted(*args: Any, **kwargs: Any) -> Any:
-                out = await create(*args, **kwargs)
+                async with judge.client.turn():  # ragas's calls wait their turn like the harness's own
+                    out = await create(*args, **kwargs)
                 calls = _CALLS.get()
                 if calls is not None:
                     calls["calls"] += 1

@@ -70,7 +70,7 @@ class ModelClient:
         self._cpu = cpu if spec.local is not None else None
 
     @contextlib.asynccontextmanager
-    async def _my_turn(self) -> AsyncIterator[None]:
+    async def turn(self) -> AsyncIterator[None]:
         """Wait for this server, then for a CPU slot; latency is measured inside, so waits are excluded."""
         async with self._turn or _NoTurn(), self._cpu or _NoTurn():
             yield
@@ -190,7 +190,7 @@ class ModelClient:
         )  # fmt: skip
         if logprobs:
             kwargs["logprobs"] = 1
-        async with self._my_turn():
+        async with self.turn():
             t0 = time.perf_counter()
             try:
                 r = await self._client.completions.create(**kwargs)
@@ -233,7 +233,7 @@ class ModelClient:
             kwargs["stop"] = list(stop)[:4]
         if response_format is not None:
             kwargs["response_format"] = response_format
-        async with self._my_turn():
+        async with self.turn():
             t0 = time.perf_counter()
             try:
                 r = await self._client.chat.completions.create(**kwargs)
