@@ -117,7 +117,10 @@ def judge_identity(judge: JudgeClient) -> str:
     """What makes two judges the same: model (and its server flags and file hashes) and sampling parameters."""
     spec = judge.spec.model_dump(mode="json", exclude={"repeats", "seed"})
     model = judge.client.describe()
-    model["sampling"] = {k: v for k, v in model["sampling"].items() if k != "timeout_s"}  # no effect on verdicts
+    # no effect on verdicts: how long to wait, how requests share the CPU, how the server is launched
+    model["sampling"] = {k: v for k, v in model["sampling"].items() if k != "timeout_s"}
+    if "local" in model:
+        model["local"] = {k: v for k, v in model["local"].items() if k not in ("cpu_slots", "launcher")}
     return content_hash({"model": model, "spec": spec})
 
 

@@ -112,7 +112,8 @@ class LocalServer:
     def describe(self) -> dict[str, Any]:
         """Flags and file hashes for the run manifest."""
         return {
-            "server": "llama-cpp-python (ragft_eval.llm.llama_server: numpy logprob sort)",
+            "server": "llama-cpp-python",
+            "launcher": "ragft_eval.llm.llama_server",  # the stock server with a faster logprob sort
             "gguf": str(self.gguf),
             "gguf_hash": cached_file_hash(self.gguf),
             "lora": str(self.lora) if self.lora else None,
