@@ -38,7 +38,7 @@ def fmt_value(cell: Cell | None, *, ci: bool = True) -> str:
         return ""
     if cell.mean is None:
         return "—"
-    digits = 3 if cell.unit in ("ratio", "s") else (0 if cell.unit == "tokens" else 5)
+    digits = 3 if cell.unit in ("ratio", "share", "s") else (0 if cell.unit == "tokens" else 5)
     text = f"{cell.mean:.{digits}f}"
     if ci and cell.ci_low is not None and cell.n_scored + cell.n_error > 1:
         text += f" [{cell.ci_low:.{digits}f}, {cell.ci_high:.{digits}f}]"
