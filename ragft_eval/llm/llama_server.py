@@ -45,7 +45,7 @@ def pairs_sorted(
 
 
 def _zipped_row(iterable: Iterable[Any]) -> tuple[np.ndarray, np.ndarray, Any] | None:
-    """(values as float64, ids, the original values) behind ``zip(row, range(...))``, or None."""
+    """(values as an array, ids, the original values) behind ``zip(row, range(...))``, or None."""
     if type(iterable) is not zip:
         return None
     state = iterable.__reduce__()[1]
