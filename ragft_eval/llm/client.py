@@ -72,7 +72,7 @@ class ModelClient:
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
         """Wait for this server, then for a CPU slot; latency is measured inside, so waits are excluded."""
-        async with self._turn or _NoTurn(), self._cpu or _NoTurn():
+        async with self._turn or contextlib.nullcontext(), self._cpu or contextlib.nullcontext():
             yield
 
     @property
@@ -249,14 +249,6 @@ class ModelClient:
             latency_s=latency,
             finish_reason=choice.finish_reason,
         )
-
-
-class _NoTurn:
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
 
 
 class CpuSlots:

@@ -20,6 +20,11 @@ NOT_RECORDED = {
 }
 
 
+def not_recorded_reason(needs: str) -> str:
+    """The unscored reason for a response without what a metric ``needs``."""
+    return NOT_RECORDED.get(needs, f"the system records no {needs}")
+
+
 @dataclass(frozen=True)
 class ScoreContext:
     """Read-only facts a metric may need: the case's golden set (schemas, refusal patterns) and services."""
@@ -63,7 +68,7 @@ class BaseMetric:
 
     def not_recorded(self) -> MetricResult:
         """Unscored: the response lacks what this metric ``needs``."""
-        return self.unscored(NOT_RECORDED[self.needs or ""])
+        return self.unscored(not_recorded_reason(self.needs or ""))
 
     def scored(self, value: float, **details: Any) -> MetricResult:
         return MetricResult.scored(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
+from collections.abc import Callable
 
 from ..records import Case, Response
 from ..registry import register
@@ -64,7 +65,7 @@ def exact_match(prediction: str, reference: str) -> float:
 
 
 class _ReferenceMetric(BaseMetric):
-    compare = staticmethod(exact_match)  # (prediction, reference) -> [0, 1]; each metric names its own
+    compare: Callable[[str, str], float]  # (prediction, reference) -> [0, 1]; each metric names its own
 
     def undefined_reason(self, case: Case) -> str | None:
         return None if case.expected and case.expected.answers else "no reference answer for this case"

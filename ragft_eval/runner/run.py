@@ -30,7 +30,7 @@ from ..judges import JudgeClient, JudgeSpec
 from ..judges.calibration import judge_identity
 from ..llm import ModelPool
 from ..metrics import Metric, ScoreContext, extract_json
-from ..metrics._base import NOT_RECORDED
+from ..metrics._base import not_recorded_reason
 from ..records import Case, CaseResult, ErrorInfo, MetricResult, Response, RunManifest
 from ..registry import create
 from ..retrieval import RetrieverPool
@@ -294,7 +294,7 @@ async def score_response(
             needs = getattr(metric, "needs", None)
             why = undefined(case) if undefined is not None else None
             if why is None and needs is not None and records is not None and needs not in records:
-                why = NOT_RECORDED.get(needs, f"the system records no {needs}")
+                why = not_recorded_reason(needs)
             if why:
                 out.append(
                     MetricResult.unscored(metric.name, why, unit=metric.unit, higher_is_better=metric.higher_is_better)
