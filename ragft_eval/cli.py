@@ -1,7 +1,6 @@
-"""The ``ragft-eval`` command line: run | report | golden validate | golden import (and more per issue).
+"""The ``ragft-eval`` command line: run | report | golden validate | golden import | finetune | judge.
 
-Exit codes: 0 done; 2 invalid input (the message names the file, line and field); 3 a system's error
-rate is above the suite's ``max_error_rate``; 1 any other failure (a server that would not start...).
+Exit codes: the one table in :mod:`ragft_eval.exit_codes` (also in the README).
 """
 
 from __future__ import annotations
@@ -12,10 +11,10 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from .errors import InputError, RagftError
-
-EXIT_OK, EXIT_FAILURE, EXIT_INPUT, EXIT_ERROR_RATE = 0, 1, 2, 3
+from .exit_codes import ExitCode
 
 
 def _csv(value: str) -> list[str]:
@@ -23,8 +22,8 @@ def _csv(value: str) -> list[str]:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .report import render_terminal, run_notes
-    from .runner import run
+    from .evaluate import run
+    from .report import print_summary
 
     result = run(
         args.suite,
@@ -39,42 +38,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
         reports_dir=args.reports,
         progress=not args.no_progress,
     )
-    render_terminal(
-        result.cells,
-        result.error_rates,
-        title=result.manifest.suite_name,
-        headline=result.manifest.suite_config.get("headline"),
-        footer=run_notes(result),
-        flagged=result.flagged_metrics,
-    )
-    Console().print(f"report: {result.report_dir}")
-    return EXIT_ERROR_RATE if result.exit_code else EXIT_OK
+    print_summary(result.summary, result.gates)
+    Console().print(Text(f"report: {result.report_dir}"))
+    return result.exit_code
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .report import render_terminal, write_report
-    from .runner.run import RunResult
-    from .stats import aggregate, error_rates
-    from .store import SQLiteStore
+    from .gates import suite_gates
+    from .report import print_summary, write_report
+    from .stats import build_summary
+    from .store import open_store
 
-    with SQLiteStore(args.store) as db:
-        manifest = db.manifest(args.run_id)
-        if manifest is None:
-            raise InputError(f"run_id: no run {args.run_id!r} in store {args.store}")
-        results = list(db.results(args.run_id))
-    boot = manifest.bootstrap
-    cells = aggregate(results, resamples=boot["resamples"], seed=boot["seed"])
-    rr = RunResult(
-        manifest=manifest,
-        results=results,
-        cells=cells,
-        error_rates=error_rates(results),
-        max_error_rate=manifest.suite_config.get("max_error_rate", 1.0),
-    )
-    render_terminal(cells, rr.error_rates, title=manifest.suite_name, headline=manifest.suite_config.get("headline"))
+    with open_store(args.store) as db:
+        try:
+            summary = build_summary(db, args.run_id)
+        except KeyError:
+            raise InputError(f"run_id: no run {args.run_id!r} in store {args.store}") from None
+    gates = suite_gates(summary)
+    print_summary(summary, gates)
     if args.out:
-        write_report(rr, Path(args.out))
-    return EXIT_OK
+        write_report(summary, Path(args.out), gates)
+    return ExitCode.OK
 
 
 def _cmd_golden_validate(args: argparse.Namespace) -> int:
@@ -87,7 +71,7 @@ def _cmd_golden_validate(args: argparse.Namespace) -> int:
         for p in exc.problems:
             print(Path(args.path) / str(p), file=sys.stderr)
         print(f"{len(exc.problems)} problem(s)", file=sys.stderr)
-        return EXIT_INPUT
+        return ExitCode.INPUT
     splits: dict[str, int] = {}
     for c in gs.cases:
         splits[c.split] = splits.get(c.split, 0) + 1
@@ -95,7 +79,7 @@ def _cmd_golden_validate(args: argparse.Namespace) -> int:
         f"{gs.name} {gs.manifest.version}: {len(gs.cases)} cases {splits}, {len(gs.corpus)} docs, "
         f"{len(gs.schemas)} schemas, {gs.content_hash}"
     )
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _cmd_golden_import(args: argparse.Namespace) -> int:
@@ -103,7 +87,7 @@ def _cmd_golden_import(args: argparse.Namespace) -> int:
 
     gs = import_golden_set(args.format, args.src, args.dest, name=args.name, limit=args.limit)
     print(f"imported {len(gs.cases)} cases and {len(gs.corpus)} docs into {args.dest} ({gs.content_hash})")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _cmd_finetune(args: argparse.Namespace) -> int:
@@ -122,7 +106,7 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     if r["validation_loss"]:
         first, best = r["validation_loss"][0][1], min(v for _, v in r["validation_loss"])
         print(f"validation loss: {first:.4f} -> best {best:.4f}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _cmd_judge_calibrate(args: argparse.Namespace) -> int:
@@ -133,15 +117,14 @@ def _cmd_judge_calibrate(args: argparse.Namespace) -> int:
     from .judges.calibration import calibrate
     from .judges.labels import CALIBRATION_SETS, kind_of, stratified_sample
     from .runner import load_suite
-    from .runner.run import _judge_spec
-    from .store import SQLiteStore
+    from .store import open_store
 
     if args.set not in CALIBRATION_SETS:
         raise InputError(f"--set: unknown set {args.set!r}; expected one of {', '.join(CALIBRATION_SETS)}")
     suite = load_suite(args.suite)
     if suite.judge is None:
         raise InputError(f"--suite: {args.suite} has no judge: section")
-    spec = _judge_spec(suite)
+    spec = suite.judge_spec()
     root = Path(args.datasets)
     if not root.is_dir():
         raise InputError(f"--datasets: folder {root} does not exist (the shared datasets folder)")
@@ -167,23 +150,23 @@ def _cmd_judge_calibrate(args: argparse.Namespace) -> int:
 
     result = asyncio.run(go())
     store = Path(args.store) if args.store else suite.resolve(suite.store)
-    with SQLiteStore(store) as db:
+    with open_store(store) as db:
         db.put_artifact(result.key, "calibration", result.as_dict())
     print(result.summary())
     print(f"confusion (human -> judge): {result.confusion}")
     print(f"extra: {result.extra}")
     print(f"took {result.seconds:.0f} s; stored in {store} as {result.key[:23]}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _cmd_judge_report(args: argparse.Namespace) -> int:
     from .judges.report import calibration_table
-    from .store import SQLiteStore
+    from .store import open_store
 
-    with SQLiteStore(args.store) as db:
+    with open_store(args.store) as db:
         records = db.artifacts("calibration")
     print(calibration_table(records))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", type=int, help="a random sample of N cases per golden set")
     p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     p.add_argument("--resume", metavar="RUN_ID", help="continue a killed run without redoing finished cases")
-    p.add_argument("--store", help="SQLite run store (default: the suite's store)")
+    p.add_argument("--store", help="run store: sqlite:///PATH or a path (default: the suite's store)")
     p.add_argument("--reports", help="folder for reports/<run_id>/ (default: the suite's reports_dir)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
@@ -255,17 +238,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     err = Console(stderr=True)
+
+    def say(exc: Exception) -> None:
+        # the message echoes user data ("[/docs]", "[bold]"): print it as text, never as rich markup
+        err.print(Text.assemble(("error:", "red"), " ", str(exc)), highlight=False)
+
     try:
-        return args.func(args)
+        return int(args.func(args))
     except InputError as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        return EXIT_INPUT
+        say(exc)
+        return ExitCode.INPUT
     except RagftError as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        return EXIT_FAILURE
+        say(exc)
+        return ExitCode.FAILURE
     except KeyboardInterrupt:
         err.print("interrupted")
-        return 130
+        return ExitCode.INTERRUPTED
 
 
 if __name__ == "__main__":

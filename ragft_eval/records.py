@@ -2,6 +2,9 @@
 
 Every record is a frozen pydantic model with a ``schema_version`` so the store and reports can migrate
 old rows, and every record round-trips through JSON (``model_dump_json`` / ``model_validate_json``).
+A record read with an older ``schema_version`` is upgraded on validation, one version at a time, by its
+class's ``_UPGRADES`` (version -> function of the raw dict); a newer version than this code knows is
+refused with a message rather than misread.
 A MetricResult carries a ``status``: ``scored`` (``value`` is a finite number), ``unscored`` (the
 metric is undefined for this case; ``reason`` says why) or ``error`` (the system, or the judge, failed
 on the case; ``reason`` says how).  NaN never enters a record: validation rejects it.
@@ -10,19 +13,41 @@ on the case; ``reason`` says how).  NaN never enters a record: validation reject
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import date
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
+MANIFEST_SCHEMA_VERSION = 2
 
 Status = Literal["scored", "unscored", "error"]
+# What a system's responses may record besides the answer (a system's ``records``, a metric's ``needs``):
+# ``retrieved`` docs, the ``context`` given to the model, the ``route`` a routed system took.
+RECORDABLE = frozenset({"retrieved", "context", "route"})
 Split = Literal["train", "dev", "test"]
 
 
 class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    # version -> upgrade of a raw dict from that version to the next; records at version 1 need none
+    _UPGRADES: ClassVar[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "schema_version" not in cls.model_fields:
+            return data
+        current = cls.model_fields["schema_version"].default
+        version = data.get("schema_version", current)
+        if not isinstance(version, int) or version > current:
+            raise ValueError(f"{cls.__name__}: schema_version {version!r} is newer than this ragft-eval ({current})")
+        while version < current:
+            data = {**cls._UPGRADES[version](data), "schema_version": version + 1}
+            version += 1
+        return data
 
 
 class Message(_Record):
@@ -86,10 +111,10 @@ class Document(_Record):
 
 
 class RetrievedDoc(_Record):
-    """One retrieved document in rank order (rank 1 first)."""
+    """One retrieved document in rank order (rank 1 first); ``score`` is None when the system reports none."""
 
     doc_id: str
-    score: float
+    score: float | None = None  # absent, not 0.0: a made-up score would read as a measurement
     rank: int
 
 
@@ -200,10 +225,35 @@ class CaseResult(_Record):
     results: tuple[MetricResult, ...]
 
 
-class RunManifest(_Record):
-    """What a run was: enough to reproduce it and to refuse a resume that would mix two different runs."""
+# The judged metrics of schema-1 manifests (which did not record it): every judged metric of that version.
+_JUDGED_V1 = ("judge_grade", "judge_style", "judge_pairwise", "faithfulness")
 
-    schema_version: int = SCHEMA_VERSION
+
+def _manifest_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 recorded no metric list, golden-set versions, case hashes or judge identity: derive the
+    metric list from the stored suite config (what schema 1 knew), leave the rest unknown (empty)."""
+    metrics: dict[str, dict[str, Any]] = {}
+    for spec in (data.get("suite_config") or {}).get("metrics", []):
+        kind = spec.get("metric", "")
+        name = f"judge_pairwise_vs_{spec['baseline']}" if kind == "judge_pairwise" and "baseline" in spec else kind
+        metrics[name] = {"kind": kind, "judged": kind in _JUDGED_V1, "baseline": spec.get("baseline")}
+    return {**data, "metrics": metrics}
+
+
+class RunManifest(_Record):
+    """What a run was built from, in a form two runs can be diffed by: enough to reproduce it and to
+    refuse a resume that would mix two different runs.
+
+    ``suite_config`` and ``systems`` (each system's config, model ids, served-model and adapter hashes,
+    template hashes), ``retrievers`` (settings and index hashes), ``golden_sets`` (name -> content hash),
+    ``golden_set_versions`` (name -> version), ``case_hashes`` (golden set -> case id -> content hash,
+    for the selected cases), ``metrics`` (name -> kind, unit, direction, judged, baseline), ``judge`` and
+    ``judge_identity`` (what calibrations are keyed by), ``package_versions``.
+    """
+
+    _UPGRADES: ClassVar[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {1: _manifest_v1_to_v2}
+
+    schema_version: int = MANIFEST_SCHEMA_VERSION
     run_id: str
     created_at: str
     suite_name: str
@@ -211,10 +261,14 @@ class RunManifest(_Record):
     suite_hash: str
     suite_config: dict[str, Any]
     golden_sets: dict[str, str]
+    golden_set_versions: dict[str, str] = Field(default_factory=dict)
+    case_hashes: dict[str, dict[str, str]] = Field(default_factory=dict)
     selection: dict[str, Any]
     systems: dict[str, dict[str, Any]]
     retrievers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    metrics: dict[str, dict[str, Any]] = Field(default_factory=dict)
     judge: dict[str, Any] = Field(default_factory=dict)
+    judge_identity: str | None = None
     package_versions: dict[str, str]
     bootstrap: dict[str, int]
     python: str

@@ -24,6 +24,7 @@ PACKAGES = [
     "ragft_eval.runner",
     "ragft_eval.judges",
     "ragft_eval.finetune",
+    "ragft_eval.gates",
 ]
 
 # package -> why its exposed names currently differ from __all__ (a strict xfail: fix the package, then drop it)

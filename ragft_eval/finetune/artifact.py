@@ -7,7 +7,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -22,8 +22,6 @@ from .config import (
 from .export import export_gguf_lora
 from .train import add_lora, load_base, train_lora
 
-if TYPE_CHECKING:
-    from ..systems import RunContext
 
 @dataclass(frozen=True)
 class Artifact:
@@ -91,7 +89,7 @@ def finetune(cfg: FinetuneConfig, *, progress: bool = True, force: bool = False,
     return Artifact(key, adapter, record, cached=False, model=model if keep_model else None)
 
 
-async def ensure_adapter(config_path: Path, ctx: RunContext | None = None) -> Path:
+async def ensure_adapter(config_path: Path) -> Path:
     """The adapter file for a fine-tune config, training it first when the cache has none."""
     cfg = load_finetune_config(config_path)
     artifact = await asyncio.to_thread(finetune, cfg, progress=True)

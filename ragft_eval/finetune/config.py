@@ -15,10 +15,10 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .. import prompts
 from ..errors import ConfigError, LeakageError, validation_problems
 from ..golden import GoldenSet, find_leaks, load_golden_set
 from ..hashing import content_hash
-from ..systems import prompts
 
 
 class _Spec(BaseModel):

@@ -7,10 +7,11 @@ default score; ``error`` means the judge endpoint failed (a judge error, not the
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..llm import Model
 from ..records import SCHEMA_VERSION
 
 VerdictStatus = Literal["ok", "unparseable", "refused", "truncated", "out_of_scale", "error"]
@@ -74,7 +75,27 @@ class JudgeSpec(BaseModel):
         return self
 
 
+@runtime_checkable
 class Judge(Protocol):
-    """Judges one item; implementations differ in what they read (answer, reference, pair, context)."""
+    """What the judged metrics and calibration need of a judge (implemented by :class:`JudgeClient`).
 
-    async def judge(self, *, repeat: int = 0, **item: Any) -> Verdict: ...
+    ``client`` is the judge's model (the one model interface; ragas's calls go through it too) and
+    ``spec`` its ``judge:`` config.  Each method makes one judgment of one item and never raises for a
+    failed call: a failure is a Verdict with status ``error``.
+    """
+
+    spec: JudgeSpec
+    client: Model
+
+    @property
+    def model(self) -> str: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    async def grade(self, *, question: str, answer: str, reference: str, rubric: str, repeat: int = 0) -> Verdict: ...
+
+    async def style(self, *, question: str, answer: str, rubric: str, repeat: int = 0) -> Verdict: ...
+
+    async def pairwise(self, *, question: str, answer_a: str, answer_b: str, repeat: int = 0) -> Verdict: ...
+
+    async def faithful(self, *, context: str, answer: str, repeat: int = 0) -> Verdict: ...

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,8 +26,10 @@ import numpy as np
 from sklearn.metrics import cohen_kappa_score
 
 from ..hashing import content_hash
+from ..resample import bootstrap_ci as _bootstrap_ci
+from ._base import Judge
 from .labels import FaithfulnessItem, HallucinationItem, PairwiseItem
-from .llm import JudgeClient, swap_verdicts
+from .llm import swap_verdicts
 
 Item = PairwiseItem | FaithfulnessItem | HallucinationItem
 
@@ -43,23 +45,21 @@ def kappa(human: Sequence[Any], judge: Sequence[Any]) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def bootstrap_ci(human: Sequence[Any], judge: Sequence[Any], stat, *, resamples: int = 1000, seed: int = 0):
-    """Percentile 95% CI of ``stat(human, judge)`` over items resampled with replacement."""
-    n = len(human)
-    if n < 2:
+def bootstrap_ci(
+    human: Sequence[Any], judge: Sequence[Any], stat: Callable[[list[Any], list[Any]], float | None], *,
+    resamples: int = 1000, seed: int = 0,
+) -> tuple[float, float] | None:  # fmt: skip
+    """Percentile 95% CI of ``stat(human, judge)`` over items resampled with replacement, pairs kept together.
+
+    :func:`ragft_eval.resample.bootstrap_ci` with the item indices; None with fewer than two items (no
+    spread to estimate) or when ``stat`` is None on more than half of the resamples.
+    """
+    if len(human) < 2:
         return None
-    rng = np.random.default_rng(seed)
     h, j = np.asarray(human, dtype=object), np.asarray(judge, dtype=object)
-    values = []
-    for _ in range(resamples):
-        idx = rng.integers(0, n, n)
-        v = stat(list(h[idx]), list(j[idx]))
-        if v is not None:
-            values.append(v)
-    if len(values) < resamples // 2:
-        return None
-    low, high = np.quantile(values, [0.025, 0.975])
-    return float(low), float(high)
+    return _bootstrap_ci(
+        len(h), lambda idx: stat(list(h[idx]), list(j[idx])), resamples=resamples, seed=seed, alpha=0.05
+    )
 
 
 def agreement(human: Sequence[Any], judge: Sequence[Any]) -> float | None:
@@ -113,18 +113,26 @@ class Calibration:
                 f"n {self.n_usable}/{self.n_items} usable{flag}")  # fmt: skip
 
 
-def judge_identity(judge: JudgeClient) -> str:
+def judge_identity(judge: Judge) -> str:
     """What makes two judges the same: model (and its server flags and file hashes) and sampling parameters."""
-    spec = judge.spec.model_dump(mode="json", exclude={"repeats", "seed"})
-    model = judge.client.describe()
+    return identity_of(judge.describe())
+
+
+def identity_of(described: dict[str, Any]) -> str:
+    """:func:`judge_identity` from a judge's ``describe()`` (as stored in a run manifest)."""
+    spec = {k: v for k, v in described["spec"].items() if k not in ("repeats", "seed")}
+    model = dict(described["model"])
     # no effect on verdicts: how long to wait, how requests share the CPU, how the server is launched
     model["sampling"] = {k: v for k, v in model["sampling"].items() if k != "timeout_s"}
     if "local" in model:
         model["local"] = {k: v for k, v in model["local"].items() if k not in ("cpu_slots", "launcher")}
+    # the endpoint a judge used before ``api`` was recorded: the same judge as one that records its default
+    if model.get("api") == ("completions" if "local" in model else "chat"):
+        model.pop("api")
     return content_hash({"model": model, "spec": spec})
 
 
-async def _judge_item(judge: JudgeClient, item: Item) -> tuple[Any, dict[str, Any]]:
+async def _judge_item(judge: Judge, item: Item) -> tuple[Any, dict[str, Any]]:
     """The judge's label for one item (None when unusable) and what to keep of it."""
     if isinstance(item, PairwiseItem):
         first = await judge.pairwise(question=item.question, answer_a=item.answer_a, answer_b=item.answer_b)
@@ -145,7 +153,7 @@ async def _judge_item(judge: JudgeClient, item: Item) -> tuple[Any, dict[str, An
 
 
 async def calibrate(
-    name: str, kind: str, items: Sequence[Item], judge: JudgeClient, *, sample: int | None, seed: int,
+    name: str, kind: str, items: Sequence[Item], judge: Judge, *, sample: int | None, seed: int,
     concurrency: int = 2, progress=None,
 ) -> Calibration:  # fmt: skip
     """Run ``judge`` on every item and measure its agreement with the human labels."""

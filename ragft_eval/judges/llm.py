@@ -1,9 +1,10 @@
 """LLM judges: reference-guided grading, pairwise comparison, rubric (style) grading, binary faithfulness
 and answer-only hallucination — one structured call each, parsed tolerantly.
 
-Structured output: against a local llama.cpp server the JSON schema becomes a GBNF grammar on
-``/v1/completions`` (the local model is a base model without a chat template); against other endpoints
-it is sent as ``response_format`` (OpenAI's ``json_schema``, or llama.cpp's ``json_object`` + schema).
+Every call goes through the one model interface (:meth:`Model.call`).  Structured output: against a
+local llama.cpp server the JSON schema becomes a GBNF grammar on ``/v1/completions`` (the local model is
+a base model without a chat template); against other endpoints it is a chat call with
+``response_format`` (OpenAI's ``json_schema``, or llama.cpp's ``json_object`` + schema).
 Whatever comes back is parsed by :func:`parse_output`; nothing unparseable becomes a score.
 """
 
@@ -16,7 +17,7 @@ import openai
 
 from ..errors import EndpointError
 from ..hashing import content_hash
-from ..llm import Completion, ModelClient
+from ..llm import Model, ModelRequest, ModelResponse
 from . import templates
 from ._base import JudgeSpec, Verdict
 from .parse import Kind, parse_output
@@ -38,9 +39,10 @@ def _schema(kind: Kind, scale: tuple[int, int]) -> dict[str, Any]:
 
 
 class JudgeClient:
-    """Sends one judging prompt with a JSON schema to the judge model and returns a Verdict."""
+    """Sends one judging prompt with a JSON schema to the judge model and returns a Verdict (the
+    :class:`~ragft_eval.judges.Judge` the judged metrics use)."""
 
-    def __init__(self, client: ModelClient, spec: JudgeSpec):
+    def __init__(self, client: Model, spec: JudgeSpec):
         self.client = client
         self.spec = spec
 
@@ -58,23 +60,26 @@ class JudgeClient:
     def _mode(self) -> str:
         if self.spec.structured != "auto":
             return self.spec.structured
-        return "grammar" if self.client.is_local else "json_schema"
+        return "grammar" if self.client.api == "completions" else "json_schema"
 
-    async def _call(self, prompt: str, schema: dict[str, Any], seed: int) -> Completion:
+    def request(self, prompt: str, schema: dict[str, Any], repeat: int) -> ModelRequest:
+        """The model request of one judgment (a grammar on completions, ``response_format`` on chat)."""
         mode = self._mode()
-        kw = {"max_tokens": self.spec.max_tokens, "temperature": self.spec.temperature, "seed": seed}
+        kw = {"max_tokens": self.spec.max_tokens, "temperature": self.spec.temperature,
+              "seed": self.spec.seed + repeat, "repeat": repeat}  # fmt: skip
         if mode == "grammar":
             from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-            return await self.client.complete(
-                prompt, stop=(), extra_body={"grammar": json_schema_to_gbnf(json.dumps(schema))}, **kw
-            )
+            return ModelRequest.completion(prompt, stop=(), grammar=json_schema_to_gbnf(json.dumps(schema)), **kw)
         fmt: dict[str, Any] | None = None
         if mode == "json_schema":
             fmt = {"type": "json_schema", "json_schema": {"name": "verdict", "schema": schema, "strict": False}}
         elif mode == "json_object":
             fmt = {"type": "json_object", "schema": schema}
-        return await self.client.chat([{"role": "user", "content": prompt}], response_format=fmt, **kw)
+        return ModelRequest.chat([{"role": "user", "content": prompt}], response_format=fmt, **kw)
+
+    async def _call(self, prompt: str, schema: dict[str, Any], repeat: int) -> ModelResponse:
+        return await self.client.call(self.request(prompt, schema, repeat))
 
     async def verdict(self, template: str, fields: dict[str, str], *, kind: Kind, repeat: int = 0) -> Verdict:
         prompt = template.format(**fields, low=self.spec.scale[0], high=self.spec.scale[1])
@@ -85,7 +90,7 @@ class JudgeClient:
             "params": params,
         }
         try:
-            out = await self._call(prompt, _schema(kind, self.spec.scale), params["seed"])
+            out = await self._call(prompt, _schema(kind, self.spec.scale), repeat)
         except (openai.OpenAIError, EndpointError) as exc:
             return Verdict(status="error", problem=f"judge endpoint failed: {type(exc).__name__}: {exc}"[:500], **base)
         parsed = parse_output(out.text, kind=kind, scale=self.spec.scale, finish_reason=out.finish_reason)

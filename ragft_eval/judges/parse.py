@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..answers import extract_json
 from ..golden import DEFAULT_REFUSAL_PATTERNS
-from ..metrics import extract_json
 
 Kind = Literal["score", "pass", "pairwise", "binary"]
 _SCORE_KEYS = ("score", "rating", "grade")

@@ -1,7 +1,9 @@
 """OpenAI-compatible model access: one client per configured model, local or remote.
 
-Every call has a timeout, a ``max_tokens`` and stop sequences (a base model rambles otherwise), all
-from the model's config and overridable per call.  The API key is read from the environment variable
+:class:`ModelClient` implements the one model interface (:class:`~ragft_eval.llm.interface.Model`):
+every call, chat or completion, is a :class:`ModelRequest` through :meth:`ModelClient.call`.  Every call
+has a timeout, a ``max_tokens`` and stop sequences (a base model rambles otherwise), all from the model's
+config and overridable per request.  The API key is read from the environment variable
 the config names (never stored).  Latency is measured around the HTTP call only, after the request
 has its turn: a local server takes one request at a time and the wait for that turn is queueing in
 the harness, not the model's latency.
@@ -11,44 +13,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import os
 import time
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import openai
 
 from ..errors import ConfigError, EndpointError
+from . import queueing
+from .interface import Api, ModelRequest, ModelResponse
 from .server import LocalServer, resolve_gguf
 from .spec import ModelSpec
 
 LOCAL_API_KEY = "sk-local-no-key"  # llama.cpp needs none, the openai client insists on one
 
 
-@dataclass(frozen=True)
-class Completion:
-    """One model call's outcome."""
-
-    text: str
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    latency_s: float
-    finish_reason: str | None
-    token_logprobs: tuple[float, ...] | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def mean_logprob(self) -> float | None:
-        """Mean token log-probability (None without logprobs or tokens)."""
-        lps = [lp for lp in (self.token_logprobs or ()) if lp is not None and math.isfinite(lp)]
-        return sum(lps) / len(lps) if lps else None
-
-
 class ModelClient:
     """Talks to one configured model through the ``openai`` client (completions and chat)."""
+
+    name: str
+    api: Api
 
     def __init__(
         self,
@@ -61,6 +47,7 @@ class ModelClient:
     ):
         self.name = name
         self.spec = spec
+        self.api = spec.endpoint_api
         self.base_dir = base_dir
         self.lora = lora
         self.server: LocalServer | None = None
@@ -71,8 +58,12 @@ class ModelClient:
 
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
-        """Wait for this server, then for a CPU slot; latency is measured inside, so waits are excluded."""
-        async with self._turn or contextlib.nullcontext(), self._cpu or contextlib.nullcontext():
+        """Wait for this server, then for a CPU slot; latency is measured inside, so waits are excluded
+        (and the wait is on the case's queue clock, so the runner's per-case timeout excludes it too)."""
+        async with contextlib.AsyncExitStack() as stack:
+            with queueing.waiting():
+                await stack.enter_async_context(self._turn or contextlib.nullcontext())
+                await stack.enter_async_context(self._cpu or contextlib.nullcontext())
             yield
 
     @property
@@ -104,6 +95,8 @@ class ModelClient:
             base_url=base_url, api_key=api_key, timeout=self.spec.timeout_s, max_retries=0
         )
         await self._check_model()
+        if self.api == "completions" and self.spec.local is None:
+            await self._check_completions()
 
     async def _check_model(self) -> None:
         assert self._client is not None
@@ -126,6 +119,22 @@ class ModelClient:
                 f"it serves: {shown}"
             )
 
+    async def _check_completions(self) -> None:
+        """Fail at start, not once per case, when a completions model is served only through chat."""
+        assert self._client is not None
+        try:
+            await self._client.completions.create(model=self.spec.model, prompt="ok", max_tokens=1)
+        except openai.NotFoundError as exc:
+            raise ConfigError(
+                f"models.{self.name}.api: completions, but {self._client.base_url} serves no /v1/completions for "
+                f"{self.spec.model!r} ({exc.status_code}: {exc.message}); set api: chat"
+            ) from exc
+        except openai.APIStatusError as exc:
+            raise EndpointError(
+                f"models.{self.name}.api: the completions check at {self._client.base_url} answered "
+                f"{exc.status_code}: {exc.message}"
+            ) from exc
+
     async def close(self) -> None:
         if self._client is not None:
             await self._client.close()
@@ -137,6 +146,7 @@ class ModelClient:
         """Model identifiers, sampling parameters and (local) server flags and file hashes for the manifest."""
         out: dict[str, Any] = {
             "model": self.spec.model,
+            "api": self.api,
             "base_url": self.spec.base_url,
             "api_key_env": self.spec.api_key_env,
             "sampling": {"temperature": self.spec.temperature, "max_tokens": self.spec.max_tokens,
@@ -168,87 +178,80 @@ class ModelClient:
         return ((prompt_tokens or 0) * self.spec.usd_per_1k_prompt_tokens
                 + (completion_tokens or 0) * self.spec.usd_per_1k_completion_tokens) / 1000  # fmt: skip
 
-    async def complete(
-        self,
-        prompt: str,
-        *,
-        max_tokens: int | None = None,
-        stop: tuple[str, ...] | list[str] | None = None,
-        logprobs: bool = False,
-        temperature: float | None = None,
-        seed: int | None = None,
-        extra_body: dict[str, Any] | None = None,
-    ) -> Completion:
-        """A text completion (``/v1/completions``), the right call for a base model without a chat template."""
+    def _kwargs(self, request: ModelRequest) -> dict[str, Any]:
+        """The ``openai`` call's arguments: the request's fields, the model's config for what it leaves out."""
+        spec = self.spec
+        stop = request.stop if request.stop is not None else (spec.stop if request.api == "completions" else ())
+        extra = {**self._extra()}
+        if request.grammar is not None:
+            extra["grammar"] = request.grammar
+        kwargs: dict[str, Any] = {
+            "model": spec.model,
+            "max_tokens": request.max_tokens or spec.max_tokens,
+            "temperature": spec.temperature if request.temperature is None else request.temperature,
+            "seed": spec.seed if request.seed is None else request.seed,
+            "extra_body": extra,
+        }
+        # OpenAI accepts at most 4 stop sequences; llama.cpp takes any number
+        stop = list(stop)[: None if self.is_local else 4]
+        if stop:
+            kwargs["stop"] = stop
+        if request.top_p is not None:
+            kwargs["top_p"] = request.top_p
+        if request.api == "completions":
+            kwargs["prompt"] = request.prompt
+            if request.logprobs:
+                kwargs["logprobs"] = 1
+        else:
+            kwargs["messages"] = [m.model_dump() for m in request.messages]
+            if request.response_format is not None:
+                kwargs["response_format"] = request.response_format
+            if request.logprobs:
+                kwargs["logprobs"] = True
+        return kwargs
+
+    async def call(self, request: ModelRequest) -> ModelResponse:
+        """Send one request to its endpoint and return what came back (the one way the harness calls a model)."""
         if self._client is None:
             raise EndpointError(f"model {self.name!r} is not started")
-        kwargs: dict[str, Any] = dict(
-            model=self.spec.model, prompt=prompt, max_tokens=max_tokens or self.spec.max_tokens,
-            stop=list(stop if stop is not None else self.spec.stop)[: None if self.is_local else 4] or None,
-            temperature=self.spec.temperature if temperature is None else temperature,
-            seed=self.spec.seed if seed is None else seed, extra_body={**self._extra(), **(extra_body or {})},
-        )  # fmt: skip
-        if logprobs:
-            kwargs["logprobs"] = 1
+        kwargs = self._kwargs(request)
+        endpoint = self._client.completions if request.api == "completions" else self._client.chat.completions
         async with self.turn():
             t0 = time.perf_counter()
             try:
-                r = await self._client.completions.create(**kwargs)
+                r = await endpoint.create(**kwargs)
             except (openai.APIConnectionError, openai.APITimeoutError) as exc:
                 raise await self._dead_server_error(exc) from exc
             latency = time.perf_counter() - t0
         choice = r.choices[0]
-        lps = None
-        if logprobs and choice.logprobs is not None and choice.logprobs.token_logprobs is not None:
-            lps = tuple(float(x) for x in choice.logprobs.token_logprobs if x is not None)
+        lps: tuple[float, ...] | None = None
+        if request.api == "completions":
+            text = choice.text or ""
+            if request.logprobs and choice.logprobs is not None and choice.logprobs.token_logprobs is not None:
+                lps = tuple(float(x) for x in choice.logprobs.token_logprobs if x is not None)
+        else:
+            text = choice.message.content or ""
+            if request.logprobs and choice.logprobs is not None and choice.logprobs.content is not None:
+                lps = tuple(float(t.logprob) for t in choice.logprobs.content)
         usage = r.usage
-        return Completion(
-            text=choice.text or "",
+        return ModelResponse(
+            text=text,
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
             latency_s=latency,
             finish_reason=choice.finish_reason,
             token_logprobs=lps,
+            served_model=getattr(r, "model", None) or None,
+            system_fingerprint=getattr(r, "system_fingerprint", None) or None,
         )
 
-    async def chat(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        max_tokens: int | None = None,
-        response_format: dict[str, Any] | None = None,
-        temperature: float | None = None,
-        seed: int | None = None,
-        stop: tuple[str, ...] | list[str] | None = None,
-    ) -> Completion:
-        """A chat completion; ``response_format`` is sent as given (llama.cpp enforces ``json_object`` + schema)."""
-        if self._client is None:
-            raise EndpointError(f"model {self.name!r} is not started")
-        kwargs: dict[str, Any] = dict(
-            model=self.spec.model, messages=messages, max_tokens=max_tokens or self.spec.max_tokens,
-            temperature=self.spec.temperature if temperature is None else temperature,
-            seed=self.spec.seed if seed is None else seed, extra_body=self._extra(),
-        )  # fmt: skip
-        if stop:
-            kwargs["stop"] = list(stop)[:4]
-        if response_format is not None:
-            kwargs["response_format"] = response_format
-        async with self.turn():
-            t0 = time.perf_counter()
-            try:
-                r = await self._client.chat.completions.create(**kwargs)
-            except (openai.APIConnectionError, openai.APITimeoutError) as exc:
-                raise await self._dead_server_error(exc) from exc
-            latency = time.perf_counter() - t0
-        choice = r.choices[0]
-        usage = r.usage
-        return Completion(
-            text=choice.message.content or "",
-            prompt_tokens=usage.prompt_tokens if usage else None,
-            completion_tokens=usage.completion_tokens if usage else None,
-            latency_s=latency,
-            finish_reason=choice.finish_reason,
-        )
+    async def complete(self, prompt: str, **request: Any) -> ModelResponse:
+        """A text completion (``/v1/completions``), the right call for a base model without a chat template."""
+        return await self.call(ModelRequest.completion(prompt, **request))
+
+    async def chat(self, messages: list[dict[str, str]], **request: Any) -> ModelResponse:
+        """A chat completion (``/v1/chat/completions``); ``response_format`` is sent as given."""
+        return await self.call(ModelRequest.chat(messages, **request))
 
 
 class CpuSlots:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -22,10 +24,17 @@ class LocalServerSpec(_Spec):
 
 
 class ModelSpec(_Spec):
-    """An OpenAI-compatible model: a remote endpoint (``base_url``) or a local llama.cpp server (``local``)."""
+    """An OpenAI-compatible model: a remote endpoint (``base_url``) or a local llama.cpp server (``local``).
+
+    ``api`` is the endpoint its systems call: ``chat`` (``/v1/chat/completions``, the default for remote
+    models: OpenAI's current models and their ``ft:`` fine-tunes serve only chat) or ``completions``
+    (``/v1/completions``, the default for local servers: the demo model is a base model used without a
+    chat template).
+    """
 
     model: str
     base_url: str | None = None
+    api: Literal["chat", "completions"] | None = None
     api_key_env: str | None = None
     local: LocalServerSpec | None = None
     timeout_s: float = Field(default=120, gt=0)
@@ -43,3 +52,8 @@ class ModelSpec(_Spec):
         if self.api_key_env is not None and not self.api_key_env.replace("_", "").isalnum():
             raise ValueError(f"api_key_env names an environment variable, got {self.api_key_env!r}")
         return self
+
+    @property
+    def endpoint_api(self) -> Literal["chat", "completions"]:
+        """``api`` as configured, else the default for where the model runs."""
+        return self.api or ("completions" if self.local is not None else "chat")

@@ -4,24 +4,35 @@ Every metric implements :class:`Metric` and is registered by name for suite conf
 (``metric: recall, k: 10``).  The pytrec_eval-compatible function is :func:`ragft_eval.metrics.retrieval.score`.
 """
 
-from . import abstention, answer, operational, retrieval, structured
-from ._base import BaseMetric, Metric, ScoreContext
+from . import abstention, answer, judged, operational, retrieval, structured
+from ._base import BaseMetric, Metric, PairMetric, ScoreContext, not_recorded_reason
 from .abstention import is_refusal
 from .answer import squad_normalize, token_f1, token_recall
+from .scoring import is_pairwise, precheck, score_pair, score_response
+from .selection import Selected, build_metrics
 from .structured import extract_json, field_match, schema_errors
 
 __all__ = [
     "BaseMetric",
     "Metric",
+    "PairMetric",
     "ScoreContext",
+    "Selected",
     "abstention",
     "answer",
+    "build_metrics",
     "extract_json",
     "field_match",
+    "is_pairwise",
     "is_refusal",
+    "judged",
+    "not_recorded_reason",
     "operational",
+    "precheck",
     "retrieval",
     "schema_errors",
+    "score_pair",
+    "score_response",
     "squad_normalize",
     "structured",
     "token_f1",

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
+from ..golden import GoldenSet
+from ..judges import Judge
 from ..records import Case, MetricResult, Response
-
-if TYPE_CHECKING:
-    from ..golden import GoldenSet
-
 
 # Why a metric is unscored when the response lacks what it ``needs``: one wording whether the case
 # succeeded without it or failed on a system that never records it.
@@ -27,10 +25,11 @@ def not_recorded_reason(needs: str) -> str:
 
 @dataclass(frozen=True)
 class ScoreContext:
-    """Read-only facts a metric may need: the case's golden set (schemas, refusal patterns) and services."""
+    """Read-only facts a metric may need: the case's golden set (schemas, refusal patterns) and the
+    suite's judge (None when the suite has none)."""
 
     golden_set: GoldenSet
-    services: dict[str, Any] = field(default_factory=dict)
+    judge: Judge | None = None
 
 
 @runtime_checkable
@@ -38,15 +37,33 @@ class Metric(Protocol):
     """Scores one response to one case.
 
     ``name`` is unique within a suite (it includes parameters, e.g. ``recall@10``); ``unit`` is ``ratio``
-    for quality metrics in [0, 1], else ``s``, ``tokens`` or ``usd``.  The runner never calls ``score``
-    for a response that failed: those results are ``error`` by construction.
+    for quality metrics in [0, 1], else ``s``, ``tokens``, ``usd`` or ``share``.  What a metric declares
+    decides its status before it is called (:func:`ragft_eval.metrics.scoring.precheck`, the one status
+    rule): ``undefined_reason(case)`` (undefined whatever the answer: unscored), ``needs`` (what the
+    response must record: ``retrieved``, ``context``, ``route``), ``needs_judge`` (the suite must have a
+    judge) and ``baseline`` (a metric that compares with a named baseline system, scored by
+    ``score_pair`` once the baseline has answered: :class:`PairMetric`).  ``score`` is never called for a
+    response that failed.  :class:`BaseMetric` gives the defaults.
     """
 
     name: str
     unit: str
     higher_is_better: bool
+    needs: str | None
+    needs_judge: bool
+    baseline: str | None
+
+    def undefined_reason(self, case: Case) -> str | None: ...
 
     async def score(self, case: Case, response: Response, ctx: ScoreContext) -> MetricResult: ...
+
+
+@runtime_checkable
+class PairMetric(Metric, Protocol):
+    """A metric scored against the baseline system's response to the same case."""
+
+    async def score_pair(self, case: Case, response: Response, baseline: Response, ctx: ScoreContext) -> MetricResult:
+        ...
 
 
 class BaseMetric:
@@ -57,6 +74,8 @@ class BaseMetric:
     higher_is_better: bool = True
     # What the response must record for the metric to be defined ("retrieved", "context", "route").
     needs: str | None = None
+    needs_judge: bool = False
+    baseline: str | None = None
 
     def undefined_reason(self, case: Case) -> str | None:
         """Why the metric is undefined for ``case`` whatever the answer (None: it is defined).

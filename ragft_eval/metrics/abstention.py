@@ -7,20 +7,12 @@ retrieval guardrail does) or its answer matches one of the refusal patterns (the
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
+from ..answers import is_refusal
 from ..records import Case, Response
 from ..registry import register
 from ._base import BaseMetric, ScoreContext
-
-
-def is_refusal(response: Response, patterns: Sequence[str]) -> bool:
-    """True when the response abstained or its answer matches a refusal pattern."""
-    if response.extra.get("abstained"):
-        return True
-    answer = response.answer or ""
-    return any(re.search(p, answer, flags=re.IGNORECASE) for p in patterns)
 
 
 class _RefusalMetric(BaseMetric):

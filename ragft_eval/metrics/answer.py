@@ -7,56 +7,12 @@ answer and its aliases.  Cases without a reference answer (unanswerable, JSON-on
 
 from __future__ import annotations
 
-import re
-import string
-from collections import Counter
 from collections.abc import Callable
 
+from ..answers import squad_normalize, token_f1, token_recall, tokens
 from ..records import Case, Response
 from ..registry import register
 from ._base import BaseMetric, ScoreContext
-
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCT = set(string.punctuation)
-
-
-def squad_normalize(text: str) -> str:
-    """SQuAD answer normalisation.
-
-    >>> squad_normalize("The  Pro plan, costs $49!")
-    'pro plan costs 49'
-    """
-    text = "".join(ch for ch in text.lower() if ch not in _PUNCT)
-    text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
-
-
-def tokens(text: str) -> list[str]:
-    return squad_normalize(text).split()
-
-
-def token_f1(prediction: str, reference: str) -> float:
-    """Harmonic mean of token precision and recall (bag of tokens), SQuAD style.
-
-    >>> round(token_f1("costs 49 dollars per month", "49 dollars"), 4)
-    0.5714
-    """
-    pred, ref = tokens(prediction), tokens(reference)
-    if not pred or not ref:
-        return float(pred == ref)
-    common = sum((Counter(pred) & Counter(ref)).values())
-    if common == 0:
-        return 0.0
-    p, r = common / len(pred), common / len(ref)
-    return 2 * p * r / (p + r)
-
-
-def token_recall(prediction: str, reference: str) -> float:
-    """Share of the reference's tokens (bag) found in the prediction."""
-    pred, ref = tokens(prediction), tokens(reference)
-    if not ref:
-        return float(not pred)
-    return sum((Counter(pred) & Counter(ref)).values()) / len(ref)
 
 
 def exact_match(prediction: str, reference: str) -> float:

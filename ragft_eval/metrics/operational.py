@@ -24,7 +24,7 @@ class Latency(BaseMetric):
 
 @register("metric", "tokens")
 class Tokens(BaseMetric):
-    """Prompt plus completion tokens over every model call for the case."""
+    """Prompt plus completion tokens over every model call for the case (unscored unless both are reported)."""
 
     name, unit, higher_is_better = "tokens", "tokens", False
 
@@ -32,7 +32,12 @@ class Tokens(BaseMetric):
         u = response.usage
         if u.prompt_tokens is None and u.completion_tokens is None:
             return self.unscored("the system reports no token usage")
-        return self.scored((u.prompt_tokens or 0) + (u.completion_tokens or 0), calls=u.calls)
+        # half a count is no total: summing the missing side as 0 would understate it as if measured
+        if u.completion_tokens is None:
+            return self.unscored("the system reports no completion tokens (prompt tokens only)", calls=u.calls)
+        if u.prompt_tokens is None:
+            return self.unscored("the system reports no prompt tokens (completion tokens only)", calls=u.calls)
+        return self.scored(u.prompt_tokens + u.completion_tokens, calls=u.calls)
 
 
 @register("metric", "cost")

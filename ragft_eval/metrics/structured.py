@@ -14,48 +14,17 @@ undefined one); a case that expects no JSON is unscored.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 import jsonschema
 import referencing.exceptions
 
+from ..answers import extract_json, field_match
 from ..golden import validator_for
 from ..records import Case, Response
 from ..registry import register
 from ._base import BaseMetric, ScoreContext
-
-_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
-
-
-def extract_json(text: str | None, *, strict: bool = True) -> tuple[Any, str | None]:
-    """``(value, None)`` for the JSON found in ``text``, or ``(None, reason)`` when there is none.
-
-    ``strict=False`` accepts raw control characters (a newline) inside strings, which JSON forbids:
-    right for reading a judge's verdict, wrong for grading whether a system's answer is valid JSON.
-
-    >>> extract_json('Here: ```json\\n{"a": 1}\\n```')
-    ({'a': 1}, None)
-    >>> print(extract_json('{"a": 1,}')[1])
-    malformed JSON: Expecting property name enclosed in double quotes at line 1 column 9
-    """
-    if text is None or not text.strip():
-        return None, "empty answer"
-    candidates = [text.strip()]
-    candidates += [m.group(1).strip() for m in _FENCE.finditer(text)]
-    for open_, close in (("{", "}"), ("[", "]")):
-        start, end = text.find(open_), text.rfind(close)
-        if 0 <= start < end:
-            candidates.append(text[start : end + 1])
-    first_error = None
-    for cand in candidates:
-        try:
-            return json.loads(cand, strict=strict), None
-        except json.JSONDecodeError as exc:
-            msg = exc.msg.removesuffix(" at")  # "Invalid control character at" reads "... at at line"
-            first_error = first_error or f"malformed JSON: {msg} at line {exc.lineno} column {exc.colno}"
-    return None, first_error
 
 
 def schema_errors(instance: Any, schema: dict[str, Any], *, format_assertion: bool = False) -> list[str]:
@@ -64,41 +33,6 @@ def schema_errors(instance: Any, schema: dict[str, Any], *, format_assertion: bo
     checker = cls.FORMAT_CHECKER if format_assertion else None
     validator = cls(schema, format_checker=checker)
     return [e.message for e in sorted(validator.iter_errors(instance), key=lambda e: list(e.path))]
-
-
-def _leaves(value: Any, path: tuple[str | int, ...] = ()) -> dict[tuple[str | int, ...], Any]:
-    """Leaf values by path (a tuple of keys and indexes: ``{"a.b": 1}`` differs from ``{"a": {"b": 1}}``)."""
-    if isinstance(value, dict) and value:
-        out: dict[tuple[str | int, ...], Any] = {}
-        for k, v in value.items():
-            out.update(_leaves(v, (*path, str(k))))
-        return out
-    if isinstance(value, list) and value:
-        out = {}
-        for i, v in enumerate(value):
-            out.update(_leaves(v, (*path, i)))
-        return out
-    return {path: value}
-
-
-def _pointer(path: tuple[str | int, ...]) -> str:
-    """A JSON Pointer (RFC 6901) for a leaf path, for display."""
-    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in path) if path else ""
-
-
-def _equal(a: Any, b: Any) -> bool:
-    if isinstance(a, str) and isinstance(b, str):
-        return a.strip().casefold() == b.strip().casefold()
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    return a == b
-
-
-def field_match(predicted: Any, expected: Any) -> tuple[float, list[str]]:
-    """Share of the expected leaf paths matched, and the JSON Pointers of those that did not match."""
-    want, got = _leaves(expected), _leaves(predicted)
-    missed = [_pointer(p) for p, v in want.items() if p not in got or not _equal(got[p], v)]
-    return (len(want) - len(missed)) / len(want), missed
 
 
 def _expects_json(case: Case) -> bool:

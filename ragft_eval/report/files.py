@@ -1,39 +1,35 @@
-"""Report files of a run: results.jsonl, table.csv, table.md under reports/<run_id>/."""
+"""Report files of a run: results.jsonl, table.csv, table.md under reports/<run_id>/, and the terminal
+table.  Everything is rendered from the run's :class:`~ragft_eval.stats.RunSummary` and its gate results,
+so ``ragft-eval report RUN`` writes what the run itself wrote."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from .table import to_csv, to_markdown
-
-if TYPE_CHECKING:
-    from ..runner import RunResult
+from ..gates import GateResult
+from ..stats import RunSummary
+from .table import render_terminal, to_csv, to_markdown
 
 
-def run_notes(result: RunResult) -> list[str]:
-    """Lines printed under every table: run id, golden-set hashes, gate outcome."""
+def run_notes(result: RunSummary, gates: Sequence[GateResult] = ()) -> list[str]:
+    """Lines printed under every table: run id, golden-set hashes, failed gates, the judge."""
     m = result.manifest
     notes = [f"run {m.run_id} · suite {m.suite_name} ({m.suite_hash[:19]})"]
     notes += [f"golden set {name}: {h[:19]}" for name, h in m.golden_sets.items()]
-    if result.over_error_rate:
-        notes.append(
-            f"error rate above max_error_rate={result.max_error_rate:.0%} for: {', '.join(result.over_error_rate)}"
-        )
+    notes += [g.message for g in gates if not g.passed]
     notes += judge_notes(result)
     return notes
 
 
-def judge_notes(result: RunResult) -> list[str]:
+def judge_notes(result: RunSummary) -> list[str]:
     """The judge's stored calibrations (latest per set), its repeat stability, and flags."""
     if not result.judged_metrics:
         return []
     judge = result.manifest.judge.get("spec", {}).get("model", "?")
-    latest: dict[str, dict] = {}
-    for c in result.judge_calibrations:
-        latest[c["set"]] = c
+    latest = result.judge_calibrations  # already the latest per set
     lines = []
-    for c in latest.values():
+    for c in latest:
         half = (c["agreement_ci"][1] - c["agreement_ci"][0]) / 2 if c.get("agreement_ci") else 0.0
         kappa = "undefined" if c["kappa"] is None else f"{c['kappa']:.2f}"
         agree = "—" if c["agreement"] is None else f"{c['agreement']:.0%} ±{half:.0%}"
@@ -55,22 +51,29 @@ def judge_notes(result: RunResult) -> list[str]:
     return lines
 
 
-def write_report(result: RunResult, folder: Path) -> Path:
+def print_summary(result: RunSummary, gates: Sequence[GateResult] = ()) -> None:
+    """The headline and overall tables of a run, with its notes, on the terminal."""
+    render_terminal(list(result.cells), result.error_rates, title=result.manifest.suite_name,
+                    headline=result.manifest.suite_config.get("headline"), footer=run_notes(result, gates),
+                    flagged=set(result.flagged_metrics))  # fmt: skip
+
+
+def write_report(result: RunSummary, folder: Path, gates: Sequence[GateResult] = ()) -> Path:
     """Write ``results.jsonl``, ``table.csv`` and ``table.md`` into ``folder`` and return it."""
     folder.mkdir(parents=True, exist_ok=True)
     headline = result.manifest.suite_config.get("headline")
     with (folder / "results.jsonl").open("w", encoding="utf-8") as f:
         for cr in result.results:
             f.write(cr.model_dump_json() + "\n")
-    (folder / "table.csv").write_text(to_csv(result.cells), encoding="utf-8")
+    (folder / "table.csv").write_text(to_csv(list(result.cells)), encoding="utf-8")
     (folder / "table.md").write_text(
         to_markdown(
-            result.cells,
+            list(result.cells),
             result.error_rates,
             title=result.manifest.suite_name,
             headline=headline,
-            notes=run_notes(result),
-            flagged=result.flagged_metrics,
+            notes=run_notes(result, gates),
+            flagged=set(result.flagged_metrics),
         ),
         encoding="utf-8",
     )

@@ -8,6 +8,7 @@ from .dense import DenseRetriever
 from .fusion import FusionRetriever
 from .pool import RetrieverPool
 from .python import PythonRetriever
+from .spec import RetrieverSpec
 
 __all__ = [
     "BM25Retriever",
@@ -18,6 +19,7 @@ __all__ = [
     "PythonRetriever",
     "Retriever",
     "RetrieverPool",
+    "RetrieverSpec",
     "bm25",
     "chunk_documents",
     "dense",

@@ -14,12 +14,16 @@ from ..records import Document
 
 @dataclass(frozen=True)
 class Passage:
-    """A retrieved piece of a document: ``chunk_id`` is ``doc_id`` itself without chunking, else ``doc_id#n``."""
+    """A retrieved piece of a document: ``chunk_id`` is ``doc_id`` itself without chunking, else ``doc_id#n``.
+
+    ``score`` is None when there is none: a user's retriever that reports no score, or a chunk not yet
+    scored.  Order, not score, is the ranking (best first), so a missing score never reorders passages.
+    """
 
     doc_id: str
     chunk_id: str
     text: str
-    score: float
+    score: float | None = None
 
 
 @runtime_checkable
@@ -79,9 +83,9 @@ def chunk_documents(docs: Sequence[Document], size: int | None, overlap: int = 0
         head = f"{doc.title}: " if doc.title else ""
         words = doc.text.split()
         if size is None or len(words) <= size:
-            out.append(Passage(doc.id, doc.id, head + doc.text, 0.0))
+            out.append(Passage(doc.id, doc.id, head + doc.text))
             continue
         step = size - overlap
         for n, start in enumerate(range(0, max(len(words) - overlap, 1), step)):
-            out.append(Passage(doc.id, f"{doc.id}#{n}", head + " ".join(words[start : start + size]), 0.0))
+            out.append(Passage(doc.id, f"{doc.id}#{n}", head + " ".join(words[start : start + size])))
     return out

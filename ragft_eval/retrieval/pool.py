@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import ConfigError
+from ..golden import GoldenSet
 from ..registry import create
 from ._base import Retriever
-
-if TYPE_CHECKING:
-    from ..golden import GoldenSet
-    from ..runner.suite import RetrieverSpec
+from .spec import RetrieverSpec
 
 
 class RetrieverPool:

@@ -1,17 +1,36 @@
-"""The runner: suite configs, selection, the async run loop and resume."""
+"""The runner: suite configs, the plan of a run, executors that carry it out, the per-case timeout,
+the manifest, and hooks that follow a run."""
 
-from .run import RunResult, Selection, run, run_async, score_response
-from .suite import MetricSpec, RetrieverSpec, Suite, SystemSpec, load_suite
+from .answering import answer_case
+from .executor import Executor, LocalExecutor
+from .hooks import BaseHook, CaseEnd, Hook, Hooks, ProgressHook, RunEnd, RunStart
+from .manifest import build_manifest, case_hash, manifest_diff, resume_conflicts
+from .plan import Plan, Selection, WorkItem, build_plan, build_systems
+from .suite import MetricSpec, Suite, SystemSpec, Where, load_suite
 
 __all__ = [
+    "BaseHook",
+    "CaseEnd",
+    "Executor",
+    "Hook",
+    "Hooks",
+    "LocalExecutor",
     "MetricSpec",
-    "RetrieverSpec",
-    "RunResult",
+    "Plan",
+    "ProgressHook",
+    "RunEnd",
+    "RunStart",
     "Selection",
     "Suite",
     "SystemSpec",
+    "Where",
+    "WorkItem",
+    "answer_case",
+    "build_manifest",
+    "build_plan",
+    "build_systems",
+    "case_hash",
     "load_suite",
-    "run",
-    "run_async",
-    "score_response",
+    "manifest_diff",
+    "resume_conflicts",
 ]

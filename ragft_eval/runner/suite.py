@@ -25,18 +25,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..errors import SuiteConfigError, validation_problems
 from ..hashing import content_hash
+from ..judges import JudgeSpec
 from ..llm.spec import ModelSpec
+from ..retrieval.spec import RetrieverSpec
 
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RetrieverSpec(BaseModel):
-    """A retriever: ``kind`` (bm25, dense, fusion, python) and its keyword parameters."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-    kind: str
 
 
 class SystemSpec(BaseModel):
@@ -134,6 +129,21 @@ class Suite(_Spec):
                     f"systems.{i}.retriever: unknown retriever {retriever!r}; defined: {sorted(self.retrievers)}"
                 )
         return self
+
+    def judge_spec(self) -> JudgeSpec:
+        """The validated ``judge:`` block (SuiteConfigError naming the key when it is missing or invalid)."""
+        if self.judge is None:
+            raise SuiteConfigError(f"{self.path}: judge: the suite has no judge: section")
+        try:
+            spec = JudgeSpec.model_validate(self.judge)
+        except ValidationError as exc:
+            lines = [str(p) for p in validation_problems(exc, str(self.path), prefix=("judge",), noun="key")]
+            raise SuiteConfigError("invalid judge config:\n" + "\n".join(lines)) from exc
+        if spec.model not in self.models:
+            raise SuiteConfigError(
+                f"{self.path}: judge.model: unknown model {spec.model!r}; defined: {sorted(self.models)}"
+            )
+        return spec
 
     @property
     def config_hash(self) -> str:

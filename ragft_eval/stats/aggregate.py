@@ -11,7 +11,6 @@ Rules, written down because they decide the numbers:
   and counted as ``n_scorer_error``.
 - The CI is the percentile bootstrap of the mean (``resamples`` draws, ``seed``), deterministic for a
   given seed; with n = 1 it is the single value; with n = 0 there is no mean (None, shown as "—").
-- :func:`paired_difference` compares two systems on the cases *both* have scored.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..records import CaseResult, MetricResult
+from ..resample import bootstrap_ci as _bootstrap_ci
 
 OVERALL = "(all)"
 
@@ -53,18 +53,14 @@ class Cell:
         return {**asdict(self), "error_rate": self.error_rate}
 
 
-def bootstrap_ci(values: Sequence[float], *, resamples: int = 1000, seed: int = 0, level: float = 0.95):
-    """Percentile bootstrap CI of the mean: ``(low, high)``; ``(v, v)`` for one value; None for none."""
-    arr = np.asarray(values, dtype=float)
-    if arr.size == 0:
-        return None
-    if arr.size == 1 or np.all(arr == arr[0]):
-        return float(arr[0]), float(arr[0])
-    rng = np.random.default_rng(seed)
-    means = arr[rng.integers(0, arr.size, size=(resamples, arr.size))].mean(axis=1)
-    alpha = (1 - level) / 2
-    low, high = np.quantile(means, [alpha, 1 - alpha])
-    return float(low), float(high)
+def bootstrap_ci(
+    values: Sequence[float], *, resamples: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float] | None:
+    """Percentile bootstrap CI of the mean: ``(low, high)``; ``(v, v)`` for one value; None for none.
+
+    :func:`ragft_eval.resample.bootstrap_ci` of ``values`` (its docstring is the specification).
+    """
+    return _bootstrap_ci(values, resamples=resamples, seed=seed, alpha=1 - level)
 
 
 def _is_scorer_error(m: MetricResult) -> bool:
@@ -119,51 +115,3 @@ def error_rates(results: Iterable[CaseResult]) -> dict[str, tuple[int, int]]:
         out[cr.system][0] += int(cr.response.failed)
         out[cr.system][1] += 1
     return {k: (v[0], v[1]) for k, v in out.items()}
-
-
-@dataclass(frozen=True)
-class PairedDifference:
-    """Mean of (a - b) over the cases both systems scored, with a bootstrap CI."""
-
-    metric: str
-    system_a: str
-    system_b: str
-    n_common: int
-    mean_a: float | None
-    mean_b: float | None
-    difference: float | None
-    ci_low: float | None
-    ci_high: float | None
-
-
-def paired_difference(
-    results: Iterable[CaseResult],
-    metric: str,
-    system_a: str,
-    system_b: str,
-    *,
-    resamples: int = 1000,
-    seed: int = 0,
-) -> PairedDifference:
-    """Compare two systems on ``metric`` using only the cases both have ``scored``."""
-    scored: dict[str, dict[tuple[str, str], float]] = {system_a: {}, system_b: {}}
-    for cr in results:
-        if cr.system in scored:
-            for m in cr.results:
-                if m.metric == metric and m.status == "scored":
-                    scored[cr.system][(cr.golden_set, cr.case_id)] = m.value
-    common = sorted(set(scored[system_a]) & set(scored[system_b]))
-    a = np.array([scored[system_a][k] for k in common])
-    b = np.array([scored[system_b][k] for k in common])
-    ci = bootstrap_ci(a - b, resamples=resamples, seed=seed) if common else None
-    return PairedDifference(
-        metric=metric,
-        system_a=system_a,
-        system_b=system_b,
-        n_common=len(common),
-        mean_a=float(a.mean()) if common else None,
-        mean_b=float(b.mean()) if common else None,
-        difference=float((a - b).mean()) if common else None,
-        ci_low=ci[0] if ci else None,
-        ci_high=ci[1] if ci else None,
-    )

@@ -71,7 +71,8 @@ def _now() -> str:
 
 
 class SQLiteStore:
-    """A run store in one SQLite file. Use as a context manager or call :meth:`close`."""
+    """A run store in one SQLite file (implements :class:`~ragft_eval.store.Store`). Use as a context
+    manager or call :meth:`close`."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -96,6 +97,10 @@ class SQLiteStore:
     @property
     def schema_version(self) -> int:
         return self._db.execute("PRAGMA user_version").fetchone()[0]
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.path}"
 
     def close(self) -> None:
         self._db.close()

@@ -2,34 +2,51 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from ..golden import GoldenSet
+from ..llm import ModelPool
 from ..records import Case, Response
-
-if TYPE_CHECKING:
-    from ..golden import GoldenSet
+from ..retrieval import RetrieverPool
 
 
 @runtime_checkable
 class System(Protocol):
     """An architecture under test: given a case, return a Response (never raise for a per-case failure:
-    the runner turns an exception into an errored Response anyway)."""
+    the runner turns an exception into an errored Response anyway).
+
+    ``start`` does all I/O (servers, indexes, training) before the first case and ``close`` always runs;
+    ``describe`` is the system's entry in the run manifest; ``records`` says what its responses record
+    besides the answer (``retrieved``, ``context``, ``route``; None: unknown) and ``max_concurrency``
+    how many cases it takes at once (None: the suite's concurrency).  :class:`BaseSystem` gives the
+    defaults, so a plug-in system writes only ``answer``.
+    """
 
     name: str
+    records: frozenset[str] | None
+    max_concurrency: int | None
+
+    async def start(self, ctx: RunContext) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def describe(self) -> dict[str, Any]: ...
 
     async def answer(self, case: Case) -> Response: ...
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunContext:
-    """What systems get at start: where relative paths start, the golden sets, shared services."""
+    """What systems get at start: where relative paths start, the golden sets, and the run's shared
+    model and retriever pools (one server per model and one index per retriever for all systems)."""
 
     base_dir: Path
     golden_sets: dict[str, GoldenSet]
     cache_dir: Path
-    services: dict[str, Any] = field(default_factory=dict)
+    models: ModelPool
+    retrievers: RetrieverPool
 
     def resolve(self, path: str | Path) -> Path:
         """``path`` relative to the suite file's folder (absolute paths unchanged)."""

@@ -3,7 +3,13 @@ and ``hybrid``, which add a LoRA adapter).
 
 One class, four registered names, because the four differ only in two switches: a retriever (RAG)
 and an adapter (fine-tuned).  Each call records the exact context given to the model, the retrieved
-doc ids and scores, token usage, latency (the model call's, not time queued), cost and model identity.
+doc ids and scores, token usage, latency (the model call's, not time queued), cost and model identity
+(the configured id, and the model id and ``system_fingerprint`` the server says it served).
+
+The model's ``api`` decides the call: ``completions`` renders the template's completion form (with the
+`` {`` prefill for JSON cases and the newline stop for short answers); ``chat`` renders its chat form
+(instructions, few-shot turns, context and question) and asks for JSON with a ``response_format`` (the
+case's JSON Schema where it has one).  See :mod:`ragft_eval.prompts`.
 
 Retrieval fetches ``depth`` passages (default max(k, 10)) and records their documents (first
 occurrence, best first) so that recall@10 means something for a k=3 system; the model sees the top
@@ -13,14 +19,16 @@ system abstains ("I don't know.", ``extra.abstained``) without calling the model
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from .. import prompts
 from ..errors import ConfigError
+from ..llm import ModelRequest
 from ..records import Case, Response, RetrievedDoc, Usage
 from ..registry import register
-from . import prompts
 from ._base import BaseSystem, RunContext
 
 
@@ -39,7 +47,7 @@ class GenerativeSystem(BaseSystem):
         depth: int | None = None,
         min_score: float | None = None,
         corpus_as_of: date | None = None,
-        template: str | None = None,
+        template: str | dict[str, str] | None = None,
         few_shot: int = 0,
         max_tokens: int | None = None,
         json_max_tokens: int = 160,
@@ -64,29 +72,47 @@ class GenerativeSystem(BaseSystem):
         self.depth = max(depth or 10, k)
         self.min_score = min_score
         self.corpus_as_of = corpus_as_of
-        self.template = template or (prompts.RAG if self.uses_retriever else prompts.PROMPT_ONLY)
+        default = prompts.RAG if self.uses_retriever else prompts.PROMPT_ONLY
+        self.template = prompts.template_from_config(template, default, setting="template")
         prompts.check_template(self.template, needs_context=self.uses_retriever, setting="template")
         self.few_shot = few_shot
         self.max_tokens = max_tokens
         self.json_max_tokens = json_max_tokens
         self.adapter = adapter
         self.logprobs = logprobs
-        # a short answer is one line: stop at the first newline (a base model rambles on otherwise)
-        self.stop = tuple(stop) if stop is not None else prompts.TEXT_STOP
-        self.json_stop = tuple(json_stop) if json_stop is not None else prompts.JSON_STOP
+        # completions: a short answer is one line, so stop at the first newline (a base model rambles on
+        # otherwise).  Chat: the assistant's turn ends the answer; only stops set explicitly are sent.
+        self.stop_config = tuple(stop) if stop is not None else None
+        self.json_stop_config = tuple(json_stop) if json_stop is not None else None
         self._ctx: RunContext | None = None
         self._client: Any = None
 
+    @property
+    def api(self) -> str:
+        return self._client.api if self._client is not None else "completions"
+
+    @property
+    def stop(self) -> tuple[str, ...] | None:
+        if self.stop_config is not None:
+            return self.stop_config
+        return prompts.TEXT_STOP if self.api == "completions" else None
+
+    @property
+    def json_stop(self) -> tuple[str, ...] | None:
+        if self.json_stop_config is not None:
+            return self.json_stop_config
+        return prompts.JSON_STOP if self.api == "completions" else None
+
     async def start(self, ctx: RunContext) -> None:
         self._ctx = ctx
-        spec = ctx.services["models"].specs.get(self.model)
+        spec = ctx.models.specs.get(self.model)
         if self.uses_adapter and self.adapter is None and (spec is None or spec.local is not None):
             raise ConfigError(
                 f"system {self.name!r}: adapter: a {self.kind} system on a local model needs a LoRA adapter "
                 "(a GGUF file or a fine-tune config); a remote fine-tuned model id (ft:...) needs none"
             )
         lora = await self._adapter_path(ctx) if self.adapter else None
-        self._client = await ctx.services["models"].get(self.model, lora=lora)
+        self._client = await ctx.models.get(self.model, lora=lora)
         if self._client.is_local:
             # a local server answers one request at a time: more cases in flight only queue, and the queue
             # would eat into the per-case timeout
@@ -94,14 +120,14 @@ class GenerativeSystem(BaseSystem):
         if self.uses_retriever:  # build indexes now: their hashes go into the manifest, their time not into latency
             for gs in ctx.golden_sets.values():
                 if gs.corpus:
-                    await ctx.services["retrievers"].get(self.retriever, gs, self.corpus_as_of)
+                    await ctx.retrievers.get(self.retriever, gs, self.corpus_as_of)
 
     async def _adapter_path(self, ctx: RunContext) -> Path:
         path = ctx.resolve(self.adapter)
         if path.suffix in (".yaml", ".yml"):
             from ..finetune import ensure_adapter
 
-            return await ensure_adapter(path, ctx)
+            return await ensure_adapter(path)
         if not path.is_file():
             raise ConfigError(f"system {self.name!r}: adapter: no LoRA file at {str(path)!r}")
         return path
@@ -116,9 +142,10 @@ class GenerativeSystem(BaseSystem):
             "min_score": self.min_score,
             "corpus_as_of": str(self.corpus_as_of) if self.corpus_as_of else None,
             "few_shot": self.few_shot,
-            "template_hash": prompts.template_hash(self.template),
-            "stop": list(self.stop),
-            "json_stop": list(self.json_stop),
+            "api": self.api,
+            "template_hash": prompts.template_hash(self.template, self.api),
+            "stop": list(self.stop or ()),
+            "json_stop": list(self.json_stop or ()),
             "adapter": self.adapter,
         }
 
@@ -132,7 +159,7 @@ class GenerativeSystem(BaseSystem):
         return (same + other)[: self.few_shot]
 
     async def retrieve(self, case: Case) -> list:
-        pool = self._ctx.services["retrievers"]
+        pool = self._ctx.retrievers
         retriever = await pool.get(self.retriever, self._ctx.golden_sets[case.golden_set], self.corpus_as_of)
         return await retriever.retrieve(case.question, self.depth)
 
@@ -140,8 +167,10 @@ class GenerativeSystem(BaseSystem):
         fields: dict[str, Any] = {"model": {"id": self.model}}
         passages: list = []
         if self.uses_retriever:
+            t0 = time.perf_counter()
             hits = await self.retrieve(case)
-            docs: dict[str, float] = {}
+            retrieval_s = time.perf_counter() - t0
+            docs: dict[str, float | None] = {}
             for p in hits:
                 docs.setdefault(p.doc_id, p.score)
             fields["retrieved"] = tuple(
@@ -149,16 +178,18 @@ class GenerativeSystem(BaseSystem):
             )
             passages = [p.text for p in hits[: self.k]]
             fields["context"] = prompts.context_block(passages)
+            if self.min_score is not None and hits and hits[0].score is None:
+                raise ConfigError(f"system {self.name!r}: min_score: retriever {self.retriever!r} gives no scores "
+                                  "(its hits carry no score)")  # fmt: skip
             if self.min_score is not None and (not hits or hits[0].score < self.min_score):
                 best = hits[0].score if hits else None
+                # the guardrail's own time is the retrieval it took: no model was called
                 return self.response(
-                    case, answer=prompts.REFUSAL, usage=Usage(calls=0), latency_s=0.0, cost_usd=0.0,
+                    case, answer=prompts.REFUSAL, usage=Usage(calls=0), latency_s=retrieval_s, cost_usd=0.0,
                     extra={"abstained": True, "best_score": best}, **fields,
                 )  # fmt: skip
-        prompt, prefix = prompts.render(self.template, case, examples=self.examples(case), passages=passages)
-        max_tokens = self.json_max_tokens if prefix else self.max_tokens
-        stop = self.json_stop if prefix else self.stop
-        out = await self._client.complete(prompt, max_tokens=max_tokens, stop=stop, logprobs=self.logprobs)
+        request, prefix = self.request(case, passages)
+        out = await self._client.call(request)
         answer = (prefix + out.text).strip()
         extra: dict[str, Any] = {"finish_reason": out.finish_reason}
         if self.logprobs:
@@ -170,8 +201,32 @@ class GenerativeSystem(BaseSystem):
             latency_s=out.latency_s,
             cost_usd=self._client.cost(out.prompt_tokens, out.completion_tokens),
             extra=extra,
-            **fields,
+            **{**fields, "model": out.identity(self.model, self._client.spec.model)},
         )
+
+    def request(self, case: Case, passages: list[str]) -> tuple[ModelRequest, str]:
+        """The model request for ``case`` (and the prefix its completion continues; empty for chat)."""
+        examples = self.examples(case)
+        json_case = prompts.expects_json(case)
+        max_tokens = self.json_max_tokens if json_case else self.max_tokens
+        stop = self.json_stop if json_case else self.stop
+        if self.api == "completions":
+            prompt, prefix = prompts.render(self.template, case, examples=examples, passages=passages)
+            return ModelRequest.completion(prompt, max_tokens=max_tokens, stop=stop or (),
+                                           logprobs=self.logprobs), prefix  # fmt: skip
+        messages = prompts.render_chat(self.template, case, examples=examples, passages=passages)
+        fmt = self.response_format(case) if json_case else None
+        return ModelRequest.chat(messages, max_tokens=max_tokens, stop=stop or (), response_format=fmt,
+                                 logprobs=self.logprobs), ""  # fmt: skip
+
+    def response_format(self, case: Case) -> dict[str, Any]:
+        """``response_format`` of a JSON case: its JSON Schema where it has one, else any JSON object."""
+        gs = self._ctx.golden_sets.get(case.golden_set) if self._ctx else None
+        schema = gs.schemas.get(case.schema_ref) if gs is not None and case.schema_ref else None
+        if schema is None:
+            return {"type": "json_object"}
+        name = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in (case.schema_ref or "answer"))[:64]
+        return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
 
 
 @register("system", "prompt_only")

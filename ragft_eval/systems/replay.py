@@ -7,12 +7,18 @@ One line per case::
      "model": "gpt-x", "error": {"type": "TimeoutError", "message": "..."}}
 
 Only ``case_id`` is required.  ``retrieved`` may carry ``rank``; without it docs are ranked as
-listed.  A case with no line is an errored case ("no replay record"), never a dropped one.
+listed.  A case with no line is an errored case ("no replay record"), never a dropped one.  What is not
+in a line stays absent: a doc without ``score`` has no score, a line without ``latency_s`` no latency.
+
+What the system ``records`` is read from the file: ``retrieved``, ``context`` or ``route``
+(``extra.route``) when any line that did not fail carries it, so a failed case is unscored, not an error,
+on a metric that needs what the file never records.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -27,7 +33,7 @@ from ._base import BaseSystem, RunContext
 class _ReplayDoc(BaseModel):
     model_config = ConfigDict(extra="forbid")
     doc_id: str
-    score: float = 0.0
+    score: float | None = None  # absent stays absent: a made-up 0.0 would trip min_score-style checks
     rank: int | None = None
 
 
@@ -43,6 +49,21 @@ class _ReplayLine(BaseModel):
     model: str | None = None
     error: ErrorInfo | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
+
+
+def infer_records(lines: Iterable[_ReplayLine]) -> frozenset[str] | None:
+    """What the file records: each field some line that did not fail carries (None: no line succeeded)."""
+    ok = [rec for rec in lines if rec.error is None]
+    if not ok:  # no evidence either way: unknown, so failed cases stay errors
+        return None
+    found = set()
+    if any(rec.retrieved is not None for rec in ok):
+        found.add("retrieved")
+    if any(rec.context is not None for rec in ok):
+        found.add("context")
+    if any(rec.extra.get("route") is not None for rec in ok):
+        found.add("route")
+    return frozenset(found)
 
 
 @register("system", "replay")
@@ -76,9 +97,11 @@ class ReplaySystem(BaseSystem):
         if problems:
             raise ConfigError(f"system {self.name!r}: replay file has problems:\n" + "\n".join(problems))
         self._hash = file_hash(str(path))
+        self.records = infer_records(self._records.values())
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, "path": self.path, "file_hash": self._hash}
+        records = sorted(self.records) if self.records is not None else None
+        return {"kind": self.kind, "path": self.path, "file_hash": self._hash, "records": records}
 
     async def answer(self, case: Case) -> Response:
         rec = self._records.get(case.id)

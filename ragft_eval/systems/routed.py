@@ -1,7 +1,8 @@
 """``routed``: the speculative pattern — answer with the fine-tuned model, fall back to RAG when unsure.
 
-Confidence is the mean token log-probability of the fine-tuned answer (the server's logprobs, so its
-model needs ``local.logits_all: true``).  The threshold is chosen on the calibration split (``dev``), not
+Confidence is the mean token log-probability of the fine-tuned answer (the server's logprobs: a local
+model needs ``local.logits_all: true``; a chat endpoint returns them with ``logprobs: true``).
+The threshold is chosen on the calibration split (``dev``), not
 by hand: both paths answer every dev case, each answer gets a quality in [0, 1] (:func:`quality`), and the
 threshold maximising the routed system's mean dev quality wins (ties go to the lower threshold, which
 sends more cases to the cheaper fine-tuned path).  Every response records the path it took
@@ -12,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..answers import extract_json, field_match, is_refusal, token_recall
 from ..golden import DEFAULT_REFUSAL_PATTERNS
-from ..metrics import extract_json, field_match, is_refusal, token_recall
 from ..records import Case, Response, Usage
 from ..registry import register
 from ._base import BaseSystem, RunContext
@@ -52,6 +53,12 @@ def choose_threshold(points: list[tuple[float | None, float, float]]) -> tuple[f
     return best if best is not None else (float("inf"), 0.0)
 
 
+def _total(a: float | None, b: float | None) -> float | None:
+    """The sum over both stages, or None (not measured) when either stage did not report it: a missing
+    count is not a 0."""
+    return None if a is None or b is None else a + b
+
+
 @register("system", "routed")
 class RoutedSystem(BaseSystem):
     kind = "routed"
@@ -62,8 +69,8 @@ class RoutedSystem(BaseSystem):
         *,
         name: str,
         model: str,
-        adapter: str,
         retriever: str,
+        adapter: str | None = None,
         fallback_model: str | None = None,
         k: int = 3,
         threshold: float | None = None,
@@ -120,15 +127,11 @@ class RoutedSystem(BaseSystem):
             return first.model_copy(update={"extra": {**first.extra, "route": "finetuned", "confidence": conf}})
         second = await self.second.answer(case)
         usage = Usage(
-            prompt_tokens=(first.usage.prompt_tokens or 0) + (second.usage.prompt_tokens or 0),
-            completion_tokens=(first.usage.completion_tokens or 0) + (second.usage.completion_tokens or 0),
+            prompt_tokens=_total(first.usage.prompt_tokens, second.usage.prompt_tokens),
+            completion_tokens=_total(first.usage.completion_tokens, second.usage.completion_tokens),
             calls=first.usage.calls + second.usage.calls,
         )
-        latency = (first.latency_s or 0.0) + (second.latency_s or 0.0)
-        cost = (
-            None
-            if first.cost_usd is None and second.cost_usd is None
-            else (first.cost_usd or 0) + (second.cost_usd or 0)
-        )
+        latency = _total(first.latency_s, second.latency_s)
+        cost = _total(first.cost_usd, second.cost_usd)
         extra = {**second.extra, "route": "rag", "confidence": conf, "finetuned_answer": first.answer}
         return second.model_copy(update={"usage": usage, "latency_s": latency, "cost_usd": cost, "extra": extra})

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import httpx
 
+from ragft_eval import prompts
 from ragft_eval.golden import load_golden_set
 from ragft_eval.llm import LocalServer, LocalServerSpec, resolve_gguf
-from ragft_eval.systems import prompts
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -129,16 +129,37 @@ def test_pairwise_is_scored_against_the_baseline_in_both_orders(tmp_path):
         path = _suite(tmp_path, server.base_url, [{"metric": "judge_pairwise", "baseline": "baseline"}])
         result = run(path)
         calls = server.calls
-    pw = {cr.system: [m for m in cr.results if m.metric == "judge_pairwise_vs_baseline"] for cr in result.results}
-    cand = [m for cr in result.results if cr.system == "candidate" for m in cr.results]
-    scored = [m for m in cand if m.status == "scored"]
+    name = "judge_pairwise_vs_baseline"
+    pw = {(cr.system, cr.case_id): next(m for m in cr.results if m.metric == name) for cr in result.results}
+    failed = {(cr.system, cr.case_id) for cr in result.results if cr.response.failed}
+    assert ("baseline", "ex-mh-02") in failed, "the example baseline replay fails on one case"
+    scored = [m for (system, _), m in pw.items() if system == "candidate" and m.status == "scored"]
     assert scored and all(m.value == 0.5 and m.details["position_consistent"] == [False] for m in scored)
-    assert all(m.status == "unscored" and m.reason == "this system is the baseline"
-               for cr in result.results if cr.system == "baseline" and not cr.response.failed for m in cr.results)
-    failed_baseline = [m for m in cand if m.status == "unscored"]
-    assert all("the baseline 'baseline' failed on this case" in m.reason for m in failed_baseline)
+    # every result of the baseline system, its failed case included, is "this system is the baseline":
+    # never an error (which would count as a 0 in the baseline's own column)
+    baseline = [m for (system, _), m in pw.items() if system == "baseline"]
+    assert len(baseline) == 12
+    assert all(m.status == "unscored" and m.reason == "this system is the baseline" for m in baseline)
+    # the candidate's case whose baseline failed is unscored, named
+    assert pw[("candidate", "ex-mh-02")].status == "unscored"
+    assert pw[("candidate", "ex-mh-02")].reason == "the baseline 'baseline' failed on this case"
     assert calls == 2 * len(scored)
-    assert pw
+
+
+def test_a_where_limited_pairwise_judge_never_counts_unselected_cases(tmp_path):
+    """Cases a ``where:`` does not select are unscored for every system, failed ones included (they were
+    counted as failures when the deferred pass checked the failure first)."""
+    metric = {"metric": "judge_pairwise", "baseline": "candidate", "where": {"task_types": ["factual_static"]}}
+    with FaultServer(['{"winner": "A", "reason": "first"}'], fail_after=10_000) as server:
+        result = run(_suite(tmp_path, server.base_url, [metric]))
+    pw = {(cr.system, cr.case_id): next(m for m in cr.results if m.metric == "judge_pairwise_vs_candidate")
+          for cr in result.results}  # fmt: skip
+    assert pw[("baseline", "ex-mh-02")].status == "unscored"  # a failed, unselected case
+    assert pw[("baseline", "ex-mh-02")].reason.startswith("not selected for this metric (where: task_types=")
+    assert {m.status for (s, _), m in pw.items() if s == "baseline"} == {"scored", "unscored"}
+    cells = {c.system: c for c in result.cells if c.metric == "judge_pairwise_vs_candidate" and c.task_type == "(all)"}
+    assert cells["baseline"].n_error == 0 and cells["baseline"].n_scored == 2
+    assert cells["candidate"].n_scored == 0 and cells["candidate"].mean is None  # the baseline's own column
 
 
 def test_judge_config_errors_name_the_key(tmp_path):
@@ -175,4 +196,4 @@ def test_reports_show_the_judges_calibration_and_flag_an_unreliable_judge(tmp_pa
     assert "judge: model judge-x, agreement 52% ±7% on mtbench-human, kappa 0.03, n 190 (seed 0) — UNRELIABLE" in md
     assert "| judge_grade ⚠ unreliable judge |" in md
     assert "| exact_match |" in md
-    assert second.flagged_metrics == {"judge_grade"}
+    assert set(second.flagged_metrics) == {"judge_grade"}

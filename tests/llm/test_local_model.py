@@ -143,7 +143,7 @@ def test_server_dying_mid_run_gives_errored_cases_and_the_run_finishes(tmp_path)
     async def go():
         try:
             task = asyncio.create_task(killer())
-            result = await run_async(suite, limit=8, split=["test"], services={"models": pool})
+            result = await run_async(suite, limit=8, split=["test"], models=pool)
             task.cancel()
             return result
         finally:

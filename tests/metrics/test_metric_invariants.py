@@ -4,12 +4,14 @@ For each metric in ``names("metric")`` (built with no parameters, and with ``k=3
 results are MetricResults named after the metric with status scored / unscored / error; scored values
 are finite and quality metrics (unit ``ratio``) lie in [0, 1]; unscored and error results have a reason;
 no NaN anywhere; ``undefined_reason`` agrees with ``score``; results do not depend on the order (or the
-concurrency) in which cases are scored; and the runner never calls ``score`` for a failed response.
+concurrency) in which cases are scored; the runner never calls ``score`` for a failed response; and a
+retrieval metric scores a list with repeated doc ids as the same list without the repeats.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import math
 import random
@@ -21,10 +23,9 @@ from pydantic import ValidationError
 
 from ragft_eval.errors import ConfigError
 from ragft_eval.golden import GoldenSet, Manifest
-from ragft_eval.metrics import Metric, ScoreContext
+from ragft_eval.metrics import Metric, ScoreContext, score_response
 from ragft_eval.records import Case, ErrorInfo, Expected, MetricResult, Response, RetrievedDoc, Usage
 from ragft_eval.registry import create, lookup, names
-from ragft_eval.runner import score_response
 
 PERSON = {
     "type": "object",
@@ -321,11 +322,61 @@ def test_response_rejects_nan():
         Response(case_id="fact", system="toy", latency_s=float("nan"))
 
 
-def test_retrieval_ratios_stay_in_unit_interval_with_duplicate_doc_ids():
-    case = Case(id="dup", task_type="factual", input="q?", expected=Expected(answer="x"), relevant_docs={"d1": 1})
-    response = Response(case_id="dup", system="toy", retrieved=_docs("d1", "d1", "d1"))
-    out = {}
-    for name in ("precision", "recall", "hit", "mrr", "ndcg", "map"):
-        metric = create("metric", name, k=3)
-        out[metric.name] = _score(metric, case, response).value
-    assert all(0.0 <= v <= 1.0 for v in out.values()), out
+def _retrieval_metrics() -> list[Any]:
+    """Every registered metric that scores ``response.retrieved``: without k where it allows that, and at
+    several k (below, at and beyond the lengths of the lists below)."""
+    out = []
+    for name in names("metric"):
+        params = inspect.signature(lookup("metric", name)).parameters
+        if "baseline" in params:
+            continue
+        for k in (None, 1, 2, 3, 5, 10) if "k" in params else (None,):
+            with contextlib.suppress(ConfigError):  # k is required (precision@k) or other parameters are
+                metric = create("metric", name) if k is None else create("metric", name, k=k)
+                if getattr(metric, "needs", None) == "retrieved":
+                    out.append(metric)
+    return out
+
+
+DUP_CASE = Case(
+    id="dup",
+    task_type="factual",
+    input="q?",
+    expected=Expected(answer="x"),
+    relevant_docs={"d1": 1, "d2": 2, "d3": 0, "d4": 1, "d5": 3},
+)
+
+
+def _lists_with_duplicates() -> list[list[str]]:
+    """Retrieved doc ids with repeats (several chunks of one doc): hand-picked ones, then seeded random ones."""
+    lists = [
+        ["d1", "d1", "d1"],
+        ["d9", "d9", "d1", "d1", "d3", "d2", "d1", "d2", "d5"],  # a repeated miss ahead of the first hit
+        ["d5", "d5", "d5", "d5", "d2", "d4"],  # the best doc repeated: P@k and recall@k would count it k times
+        ["d3", "d3", "d8", "d1"],
+        ["d9", "d9", "d8", "d8", "d7", "d7", "d3", "d3", "d9", "d8", "d1"],  # repeated misses push the hit past 10
+    ]
+    rng = random.Random(13)
+    pool = ["d1", "d2", "d3", "d4", "d5", "d7", "d8", "d9"]
+    while len(lists) < 40:
+        ids = [rng.choice(pool) for _ in range(rng.randint(2, 12))]
+        if len(set(ids)) < len(ids):
+            lists.append(ids)
+    return lists
+
+
+def test_retrieval_metrics_count_a_duplicated_doc_once_at_its_first_rank():
+    """A doc id listed twice counts once, at its best rank: the value on a list with duplicates equals the
+    value on the same list with them removed (first occurrence kept, ranks renumbered)."""
+    metrics = _retrieval_metrics()
+    assert {m.name.split("@")[0] for m in metrics} >= {"precision", "recall", "hit", "mrr", "ndcg", "map"}
+    mismatches = []
+    for ids in _lists_with_duplicates():
+        with_dups = Response(case_id="dup", system="toy", retrieved=_docs(*ids))
+        deduped = Response(case_id="dup", system="toy", retrieved=_docs(*dict.fromkeys(ids)))
+        for metric in metrics:
+            got, want = _score(metric, DUP_CASE, with_dups), _score(metric, DUP_CASE, deduped)
+            assert want.status == "scored" and 0.0 <= want.value <= 1.0, (metric.name, ids, want)
+            if got.model_dump() != want.model_dump():
+                mismatches.append(f"{metric.name} on {ids}: {got.value} with duplicates, {want.value} without")
+    assert not mismatches, "\n".join(mismatches)

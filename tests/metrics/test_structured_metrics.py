@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-import ragft_eval.metrics.structured as structured
 from ragft_eval.golden import GoldenSet, Manifest
 from ragft_eval.metrics import ScoreContext, extract_json, field_match, schema_errors
 from ragft_eval.metrics.structured import FormatMatch, JSONFieldMatch, JSONValid, SchemaValid
@@ -114,8 +113,10 @@ def test_extract_json_malformed(text):
     assert " at line " in err and " column " in err
 
 
-def test_structured_module_doctests_pass():
-    result = doctest.testmod(structured, optionflags=doctest.ELLIPSIS)
+def test_answer_reading_doctests_pass():
+    from ragft_eval import answers
+
+    result = doctest.testmod(answers, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
 

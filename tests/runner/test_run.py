@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -291,12 +292,11 @@ def test_a_failed_case_is_unscored_on_what_the_system_never_records():
     import asyncio
 
     from ragft_eval.golden import GoldenSet, Manifest
-    from ragft_eval.metrics import ScoreContext
+    from ragft_eval.metrics import ScoreContext, score_response
     from ragft_eval.metrics.answer import ExactMatch, KPrecision
     from ragft_eval.metrics.operational import FallbackRate
     from ragft_eval.metrics.retrieval import Recall
     from ragft_eval.records import Case, ErrorInfo, Expected, Response
-    from ragft_eval.runner.run import score_response
     from ragft_eval.systems.generative import PromptOnlySystem, RAGSystem
     from ragft_eval.systems.routed import RoutedSystem
 
@@ -306,7 +306,7 @@ def test_a_failed_case_is_unscored_on_what_the_system_never_records():
     metrics = [Recall(k=3), KPrecision(), FallbackRate(), ExactMatch()]
 
     def statuses(system) -> dict[str, str]:
-        out = asyncio.run(score_response(case, failed, metrics, ctx, getattr(system, "records", None)))
+        out = asyncio.run(score_response(case, failed, metrics, ctx, system.records))
         return {r.metric: r.status if r.status != "unscored" else r.reason for r in out}
 
     prompt_only = PromptOnlySystem(name="p", model="m")
@@ -321,4 +321,4 @@ def test_a_failed_case_is_unscored_on_what_the_system_never_records():
                              "fallback_rate": "the system does not route", "exact_match": "error"}  # fmt: skip
     routed = RoutedSystem(name="x", model="m", adapter="a", retriever="bm25")
     assert set(statuses(routed).values()) == {"error"}
-    assert set(statuses(object()).values()) == {"error"}  # a system that does not say what it records
+    assert set(statuses(SimpleNamespace(records=None)).values()) == {"error"}  # a system that does not say

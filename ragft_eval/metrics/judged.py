@@ -1,6 +1,6 @@
 """Judge-based metrics: ``judge_grade``, ``judge_style``, ``judge_pairwise`` and ragas ``faithfulness``.
 
-All read the suite's judge (``services["judge"]``, configured independently of the systems under test).
+All read the suite's judge (``ScoreContext.judge``, configured independently of the systems under test).
 With ``judge.repeats: N`` each judgment runs N times (seed = base seed + repeat); the result is the
 mean of the usable verdicts, with the per-case spread and whether the verdict flipped in ``details``.
 No usable verdict is ``unscored`` (raw outputs kept); a failing judge endpoint is an ``error`` with
@@ -9,16 +9,14 @@ No usable verdict is ``unscored`` (raw outputs kept); a failing judge endpoint i
 
 from __future__ import annotations
 
-import contextvars
 import json
 import math
 from typing import Any
 
-from ..metrics._base import BaseMetric, ScoreContext
+from ..judges import Judge, Verdict, swap_verdicts
 from ..records import Case, MetricResult, Response
 from ..registry import register
-from ._base import Verdict
-from .llm import JudgeClient, swap_verdicts
+from ._base import BaseMetric, ScoreContext
 
 DEFAULT_RUBRIC = "The answer must state the same facts as the reference; extra correct detail is fine."
 NO_ANSWER_REFERENCE = "(none: the documentation does not answer this; a correct response says it does not know)"
@@ -32,10 +30,10 @@ def _verdict_details(v: Verdict) -> dict[str, Any]:
 class JudgedMetric(BaseMetric):
     """Shared plumbing: repeats, combining verdicts, judge errors."""
 
-    needs_judge = True
+    needs_judge: bool = True
 
-    def judge(self, ctx: ScoreContext) -> JudgeClient:
-        judge = ctx.services.get("judge")
+    def judge(self, ctx: ScoreContext) -> Judge:
+        judge = ctx.judge
         if judge is None:
             raise RuntimeError(f"metric {self.name!r} needs a judge: add judge: to the suite")
         return judge
@@ -117,10 +115,7 @@ class JudgePairwise(JudgedMetric):
         self.name = f"judge_pairwise_vs_{baseline}"
 
     async def score_pair(self, case: Case, response: Response, baseline: Response, ctx: ScoreContext):
-        if response.system == self.baseline:
-            return self.unscored("this system is the baseline")
-        if baseline.failed:
-            return self.unscored(f"the baseline {self.baseline!r} failed on this case")
+        # which pairs are scored at all (the baseline itself, a failed side) is the status rule's call
         results = []
         for r in range(self.judge(ctx).spec.repeats):
             j = self.judge(ctx)
@@ -144,17 +139,16 @@ class JudgePairwise(JudgedMetric):
         return self.scored(sum(values) / len(values), **details)
 
     async def score(self, case: Case, response: Response, ctx: ScoreContext):
-        raise RuntimeError("judge_pairwise is scored by the runner once the baseline has answered")
-
-
-_CALLS: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVar("ragas_calls", default=None)
+        raise RuntimeError("judge_pairwise is scored by score_pair once the baseline has answered")
 
 
 @register("metric", "faithfulness")
 class Faithfulness(JudgedMetric):
     """ragas Faithfulness: statements extracted from the answer, each verified against the retrieved
-    context; the share supported, in [0, 1].  Run with the suite's judge model; judge calls and tokens per
-    score are in ``details``.  Unscored without a context or when the answer has no statements."""
+    context; the share supported, in [0, 1].  Run with the suite's judge model, every call through the
+    model interface; judge calls and tokens per score are in ``details``.  Unscored without a context,
+    when the answer has no statements, or when ragas cannot parse the judge's output; an ``error``
+    (stage ``judge``) when a judge call failed at the endpoint (an outage is counted, not hidden)."""
 
     name = "faithfulness"
     needs = "context"
@@ -162,39 +156,15 @@ class Faithfulness(JudgedMetric):
     def __init__(self) -> None:
         self._llm: Any = None
 
-    def _ragas_llm(self, judge: JudgeClient) -> Any:
+    def _ragas_llm(self, judge: Judge) -> Any:
         if self._llm is None:
             import os
 
             os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")  # no telemetry, no network
-            import instructor
-            import openai
-            from ragas.llms.base import InstructorLLM, InstructorModelArgs
+            from ..judges.ragas_bridge import ragas_llm
 
-            base = judge.client._client
-            client = openai.AsyncOpenAI(
-                base_url=str(base.base_url), api_key=base.api_key, timeout=judge.client.spec.timeout_s
-            )
-            create = client.chat.completions.create
-
-            async def counted(*args: Any, **kwargs: Any) -> Any:
-                async with judge.client.turn():  # ragas's calls wait their turn like the harness's own
-                    out = await create(*args, **kwargs)
-                calls = _CALLS.get()
-                if calls is not None:
-                    calls["calls"] += 1
-                    if out.usage is not None:
-                        calls["prompt_tokens"] += out.usage.prompt_tokens or 0
-                        calls["completion_tokens"] += out.usage.completion_tokens or 0
-                return out
-
-            client.chat.completions.create = counted
-            # JSON_SCHEMA sends {"type": "json_object", "schema": ...}, which llama.cpp enforces as a grammar
-            mode = instructor.Mode.JSON_SCHEMA if judge.client.is_local else instructor.Mode.JSON
-            args = InstructorModelArgs(temperature=judge.spec.temperature, top_p=1.0,
-                                       max_tokens=judge.spec.faithfulness_max_tokens)  # fmt: skip
-            self._llm = InstructorLLM(client=instructor.from_openai(client, mode=mode), model=judge.model,
-                                      provider="openai", model_args=args, max_retries=1)  # fmt: skip
+            self._llm = ragas_llm(judge.client, temperature=judge.spec.temperature,
+                                  max_tokens=judge.spec.faithfulness_max_tokens)  # fmt: skip
         return self._llm
 
     async def score(self, case: Case, response: Response, ctx: ScoreContext):
@@ -206,20 +176,24 @@ class Faithfulness(JudgedMetric):
         judge = self.judge(ctx)
         from ragas.metrics.collections import Faithfulness as RagasFaithfulness
 
-        calls = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
-        token = _CALLS.set(calls)
+        from ..judges.ragas_bridge import TALLY, CallTally
+
+        tally = CallTally()
+        token = TALLY.set(tally)
         try:
             result = await RagasFaithfulness(llm=self._ragas_llm(judge)).ascore(
                 user_input=case.question, response=answer, retrieved_contexts=[response.context]
             )
         except Exception as exc:  # instructor retries exhausted, truncated JSON, endpoint down
-            kind = "error" if "connect" in str(exc).lower() else "unscored"
+            calls = tally.as_details()
+            if tally.failures:
+                reason = f"judge error: ragas faithfulness: judge endpoint failed: {tally.last_failure}"
+                return self.error(reason, stage="judge", judge_model=judge.model, **calls)
             reason = f"ragas faithfulness failed: {type(exc).__name__}: {str(exc)[:300]}"
-            if kind == "error":
-                return self.error(f"judge error: {reason}", stage="judge", judge_model=judge.model, **calls)
             return self.unscored(reason, judge_model=judge.model, **calls)
         finally:
-            _CALLS.reset(token)
+            TALLY.reset(token)
+        calls = tally.as_details()
         value = result.value if hasattr(result, "value") else result
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return self.unscored(

@@ -1,0 +1,258 @@
+"""Run a suite end to end: the composition root of the data flow.
+
+``run_async`` wires the parts and owns none of their logic: it loads the suite and golden sets, builds
+the systems, metrics, model and retriever pools and the judge, records the manifest, plans the work,
+hands it to an executor (today's :class:`~ragft_eval.runner.LocalExecutor`), scores each answer under
+the one status rule and writes it to the store as it finishes, runs the pairwise pass from the store,
+builds the run summary from the store, evaluates the gates and writes the report.  ``run`` is a thin
+``asyncio.run`` wrapper.
+
+Every (system, case) is written to the store when it finishes, so ``resume=RUN_ID`` continues a killed
+run without redoing finished cases; a resume is refused, naming what changed, when the suite, the
+golden sets, the selection or the systems differ from what the run started with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .errors import ResumeError
+from .exit_codes import ExitCode
+from .gates import GateResult, suite_gates
+from .golden import GoldenSet, load_golden_set
+from .judges import Judge, JudgeClient
+from .judges.calibration import judge_identity
+from .llm import ModelPool
+from .metrics import Metric, PairMetric, ScoreContext, build_metrics, is_pairwise, score_pair, score_response
+from .records import CaseResult, Response, RunManifest
+from .report import write_report
+from .retrieval import RetrieverPool
+from .runner import (
+    CaseEnd,
+    Executor,
+    Hook,
+    Hooks,
+    LocalExecutor,
+    ProgressHook,
+    RunEnd,
+    RunStart,
+    Selection,
+    Suite,
+    WorkItem,
+    build_manifest,
+    build_plan,
+    build_systems,
+    load_suite,
+    resume_conflicts,
+)
+from .runner.manifest import new_run_id
+from .stats import Cell, RunSummary, build_summary
+from .store import Store, open_store
+from .systems import RunContext
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: its summary (read back from the store), its gates and where its report went."""
+
+    summary: RunSummary
+    gates: tuple[GateResult, ...]
+    report_dir: Path | None
+
+    @property
+    def run_id(self) -> str:
+        return self.summary.run_id
+
+    @property
+    def manifest(self) -> RunManifest:
+        return self.summary.manifest
+
+    @property
+    def results(self) -> tuple[CaseResult, ...]:
+        return self.summary.results
+
+    @property
+    def cells(self) -> tuple[Cell, ...]:
+        return self.summary.cells
+
+    @property
+    def error_rates(self) -> dict[str, tuple[int, int]]:
+        return self.summary.error_rates
+
+    @property
+    def flagged_metrics(self) -> tuple[str, ...]:
+        return self.summary.flagged_metrics
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """``OK`` when every gate passed, else ``ERROR_RATE`` (the one gate a suite declares today)."""
+        return ExitCode.OK if all(g.passed for g in self.gates) else ExitCode.ERROR_RATE
+
+    def results_frame(self):
+        return self.summary.results_frame()
+
+    def table_frame(self):
+        return self.summary.table_frame()
+
+
+async def _score_pairwise(
+    db: Store,
+    run_id: str,
+    metrics: Sequence[Metric],
+    golden_sets: dict[str, GoldenSet],
+    judge: Judge | None,
+    records: dict[str, frozenset[str] | None],
+    concurrency: int,
+) -> None:
+    """The pairwise pass: metrics that compare a system with a baseline system's response to the same
+    case, scored from the store once every system has answered, only where a result lacks them (so a
+    resume redoes nothing)."""
+    pairwise: list[PairMetric] = [m for m in metrics if is_pairwise(m)]  # type: ignore[misc]
+    if not pairwise:
+        return
+    results = list(db.results(run_id))
+    by_key = {(cr.system, cr.golden_set, cr.case_id): cr for cr in results}
+    cases = {(gs.name, c.id): c for gs in golden_sets.values() for c in gs.cases}
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(cr: CaseResult) -> None:
+        have = {m.metric for m in cr.results}
+        todo = [m for m in pairwise if m.name not in have]
+        if not todo:
+            return
+        case = cases[(cr.golden_set, cr.case_id)]
+        ctx = ScoreContext(golden_set=golden_sets[cr.golden_set], judge=judge)
+        new = []
+        async with limit:
+            for metric in todo:
+                other = by_key.get((metric.baseline, cr.golden_set, cr.case_id))
+                baseline: Response | None = other.response if other is not None else None
+                new.append(await score_pair(metric, case, cr.response, baseline, ctx, records.get(cr.system)))
+        db.write(cr.model_copy(update={"results": cr.results + tuple(new)}))
+
+    await asyncio.gather(*(one(cr) for cr in results))
+
+
+async def run_async(
+    suite: Suite | str | Path,
+    *,
+    systems: Iterable[str] | None = None,
+    split: Iterable[str] | None = None,
+    tags: Iterable[str] | None = None,
+    limit: int | None = None,
+    sample: int | None = None,
+    seed: int = 0,
+    resume: str | None = None,
+    store: str | Path | None = None,
+    reports_dir: str | Path | None = None,
+    progress: bool = False,
+    hooks: Sequence[Hook] = (),
+    executor: Executor | None = None,
+    models: ModelPool | None = None,
+    judge: Judge | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> RunResult:
+    """Run a suite (a :class:`Suite` or the path of its YAML) and return its results.
+
+    ``store`` is a store URL or path (default: the suite's ``store``).  ``hooks`` follow the run
+    (``progress=True`` adds the terminal progress bar).  ``models`` and ``judge`` supply a started model
+    pool or judge instead of the suite's (the caller closes them); ``now`` is the run's clock.
+    """
+    if not isinstance(suite, Suite):
+        suite = load_suite(suite)
+    clock = now or (lambda: datetime.now(UTC))
+    golden_sets: dict[str, GoldenSet] = {}
+    for path in suite.golden_sets:
+        gs = load_golden_set(suite.resolve(path))
+        golden_sets[gs.name] = gs
+    selection = Selection(
+        systems=tuple(systems) if systems else None,
+        split=tuple(split) if split else suite.split,
+        tags=tuple(tags) if tags else suite.tags,
+        limit=limit,
+        sample=sample,
+        seed=seed,
+    )
+    cases = selection.cases(golden_sets.values())
+    metrics, described = build_metrics(suite)
+    built = build_systems(suite, selection.systems)
+    cache_dir = suite.resolve(suite.cache_dir)
+    reports_root = Path(reports_dir) if reports_dir else suite.resolve(suite.reports_dir)
+    observers = Hooks([*([ProgressHook()] if progress else []), *hooks])
+
+    async with contextlib.AsyncExitStack() as stack:
+        if models is None:
+            models = ModelPool(suite.models, base_dir=suite.base_dir)
+            stack.push_async_callback(models.close)
+        retrievers = RetrieverPool(suite.retrievers, cache_dir=cache_dir)
+        if judge is None and any(m.needs_judge for m in metrics):
+            spec = suite.judge_spec()
+            judge = JudgeClient(await models.get(spec.model), spec)
+        ctx = RunContext(base_dir=suite.base_dir, golden_sets=golden_sets, cache_dir=cache_dir, models=models,
+                         retrievers=retrievers)  # fmt: skip
+        for system in built.values():
+            stack.push_async_callback(system.close)
+            await system.start(ctx)
+        manifest = build_manifest(
+            run_id=resume or new_run_id(clock()), now=clock(), suite=suite, golden_sets=golden_sets, cases=cases,
+            selection=selection, systems=built, retrievers=retrievers.describe(), metrics=described,
+            judge=judge.describe() if judge else None, judge_identity=judge_identity(judge) if judge else None,
+        )  # fmt: skip
+        db = stack.enter_context(open_store(store or suite.resolve(suite.store)))
+        done: set[tuple[str, str, str]] = set()
+        if resume:
+            stored = db.manifest(resume)
+            if stored is None:
+                raise ResumeError(f"--resume: no run {resume!r} in store {db.url}")
+            if changed := resume_conflicts(stored, manifest):
+                raise ResumeError(f"cannot resume run {resume!r}: changed since it started: {', '.join(changed)}")
+            manifest, done = stored, db.finished(resume)
+            db.set_status(resume, "running")
+        else:
+            db.create_run(manifest)
+        run_id = manifest.run_id
+        plan = build_plan(built, cases).without(done)
+        immediate = [m for m in metrics if not is_pairwise(m)]
+
+        async def finish(item: WorkItem, response: Response) -> None:
+            score_ctx = ScoreContext(golden_set=item.golden_set, judge=judge)
+            records = plan.systems[item.system].records
+            results = await score_response(item.case, response, immediate, score_ctx, records)
+            db.write(CaseResult(run_id=run_id, system=item.system, case_id=item.case.id,
+                                golden_set=item.golden_set.name, task_type=item.case.task_type, tags=item.case.tags,
+                                response=response, results=tuple(results)))  # fmt: skip
+            observers.on_case_end(CaseEnd(run_id=run_id, system=item.system, golden_set=item.golden_set.name,
+                                          case_id=item.case.id, failed=response.failed, latency_s=response.latency_s,
+                                          statuses={r.metric: r.status for r in results}))  # fmt: skip
+
+        started = time.monotonic()
+        observers.on_run_start(RunStart(run_id=run_id, suite=suite.name, planned=plan.counts(),
+                                        already_done=len(done), resumed=resume is not None))  # fmt: skip
+        try:
+            await (executor or LocalExecutor(concurrency=suite.concurrency)).execute(
+                plan, finish, timeout_s=suite.timeout_s
+            )
+            records = {name: s.records for name, s in built.items()}
+            await _score_pairwise(db, run_id, metrics, golden_sets, judge, records, suite.concurrency)
+        except BaseException as exc:  # the store keeps what finished; the run stays resumable
+            observers.on_run_end(RunEnd(run_id=run_id, status="failed", seconds=time.monotonic() - started,
+                                        reason=f"{type(exc).__name__}: {exc}"))  # fmt: skip
+            raise
+        db.set_status(run_id, "finished")
+        summary = build_summary(db, run_id)
+        observers.on_run_end(RunEnd(run_id=run_id, status="finished", seconds=time.monotonic() - started))
+
+    gates = tuple(suite_gates(summary))
+    report_dir = write_report(summary, reports_root / run_id, gates)
+    return RunResult(summary=summary, gates=gates, report_dir=report_dir)
+
+
+def run(suite: Suite | str | Path, **kwargs) -> RunResult:
+    """Run a suite synchronously: ``asyncio.run(run_async(suite, **kwargs))``."""
+    return asyncio.run(run_async(suite, **kwargs))

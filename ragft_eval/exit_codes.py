@@ -1,0 +1,24 @@
+"""The exit codes of the ``ragft-eval`` command line, one table for every command.
+
+=====  ============  ============================================================================
+code   name          meaning
+=====  ============  ============================================================================
+0      OK            done (and every gate passed)
+1      FAILURE       the run could not be made: a server would not start, an endpoint is down...
+2      INPUT         invalid input: the message names the file, line and field
+3      ERROR_RATE    a system's error rate is above the suite's ``max_error_rate``
+130    INTERRUPTED   stopped by Ctrl-C or SIGTERM (what finished is in the store; ``--resume``)
+=====  ============  ============================================================================
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILURE = 1
+    INPUT = 2
+    ERROR_RATE = 3
+    INTERRUPTED = 130

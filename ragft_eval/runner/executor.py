@@ -1,0 +1,51 @@
+"""Executors carry out a :class:`~ragft_eval.runner.plan.Plan`: every work item answered by its system.
+
+The seam: an executor answers each item and awaits ``finish(item, response)`` for it as soon as it is
+answered; ``finish`` (scoring and storing) runs where the run's driver is.  :class:`LocalExecutor` does
+the work in this process with asyncio; an executor on a cluster implements the same protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Protocol, runtime_checkable
+
+from ..records import Response
+from .answering import answer_case
+from .plan import Plan, WorkItem
+
+Finish = Callable[[WorkItem, Response], Awaitable[None]]
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Answers every item of a plan (each within ``timeout_s`` of work) and hands each answer to ``finish``."""
+
+    async def execute(self, plan: Plan, finish: Finish, *, timeout_s: float) -> None: ...
+
+
+class LocalExecutor:
+    """In-process asyncio: at most ``concurrency`` cases in flight per system, fewer where a system says
+    it takes fewer (``max_concurrency``: one for a local server, which answers one request at a time)."""
+
+    def __init__(self, *, concurrency: int):
+        if concurrency < 1:
+            raise ValueError(f"concurrency: expected >= 1, got {concurrency}")
+        self.concurrency = concurrency
+
+    def describe(self) -> dict[str, object]:
+        return {"kind": "local", "concurrency": self.concurrency}
+
+    async def execute(self, plan: Plan, finish: Finish, *, timeout_s: float) -> None:
+        limits = {
+            name: asyncio.Semaphore(min(system.max_concurrency or self.concurrency, self.concurrency))
+            for name, system in plan.systems.items()
+        }
+
+        async def one(item: WorkItem) -> None:
+            async with limits[item.system]:
+                response = await answer_case(plan.systems[item.system], item.case, timeout_s)
+            await finish(item, response)
+
+        await asyncio.gather(*(one(item) for item in plan.items))

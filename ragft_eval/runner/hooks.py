@@ -1,0 +1,112 @@
+"""Hooks: follow a run through frozen event objects, the same way for a progress bar, a CI log, a web
+page or a cluster driver.
+
+A hook implements any of ``on_run_start(RunStart)``, ``on_case_end(CaseEnd)`` and ``on_run_end(RunEnd)``
+(:class:`Hook`; :class:`BaseHook` gives no-op defaults).  Events are frozen dataclasses, so fields can be
+added without breaking a hook.  A hook observes; it cannot change what is scored or stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """A run starts (or resumes): ``planned`` work items per system still to answer, ``already_done``
+    the items a resumed run found in the store."""
+
+    run_id: str
+    suite: str
+    planned: dict[str, int]
+    already_done: int = 0
+    resumed: bool = False
+
+
+@dataclass(frozen=True)
+class CaseEnd:
+    """One (system, case) answered, scored and stored."""
+
+    run_id: str
+    system: str
+    golden_set: str
+    case_id: str
+    failed: bool
+    latency_s: float | None
+    statuses: dict[str, str] = field(default_factory=dict)  # metric -> scored | unscored | error
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """The run finished (``status`` ``finished``) or stopped (``failed``, with ``reason``)."""
+
+    run_id: str
+    status: str
+    seconds: float
+    reason: str | None = None
+
+
+@runtime_checkable
+class Hook(Protocol):
+    def on_run_start(self, event: RunStart) -> None: ...
+
+    def on_case_end(self, event: CaseEnd) -> None: ...
+
+    def on_run_end(self, event: RunEnd) -> None: ...
+
+
+class BaseHook:
+    """No-op defaults: a hook overrides only what it follows."""
+
+    def on_run_start(self, event: RunStart) -> None:
+        return None
+
+    def on_case_end(self, event: CaseEnd) -> None:
+        return None
+
+    def on_run_end(self, event: RunEnd) -> None:
+        return None
+
+
+class Hooks(BaseHook):
+    """Several hooks as one, called in order."""
+
+    def __init__(self, hooks: Sequence[Hook] = ()):
+        self.hooks = tuple(hooks)
+
+    def on_run_start(self, event: RunStart) -> None:
+        for h in self.hooks:
+            h.on_run_start(event)
+
+    def on_case_end(self, event: CaseEnd) -> None:
+        for h in self.hooks:
+            h.on_case_end(event)
+
+    def on_run_end(self, event: RunEnd) -> None:
+        for h in self.hooks:
+            h.on_run_end(event)
+
+
+class ProgressHook(BaseHook):
+    """The terminal progress bar: one line per system, answered / total and elapsed time."""
+
+    def __init__(self, **progress: Any):
+        self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), transient=False, **progress)  # fmt: skip
+        self._tasks: dict[str, TaskID] = {}
+
+    def on_run_start(self, event: RunStart) -> None:
+        self.bar.start()
+        for system, n in event.planned.items():
+            self._tasks[system] = self.bar.add_task(system, total=n)
+
+    def on_case_end(self, event: CaseEnd) -> None:
+        if event.system in self._tasks:
+            self.bar.advance(self._tasks[event.system])
+
+    def on_run_end(self, event: RunEnd) -> None:
+        self.bar.stop()

@@ -1,0 +1,97 @@
+"""The run summary: the frozen, versioned record of a finished run that everything after it reads.
+
+:func:`build_summary` makes it from the store alone (manifest, every case result, the judge's stored
+calibrations), so the terminal table, the report files, gates and ``ragft-eval report RUN`` all see the
+same numbers, and a report rebuilt later is the report the run wrote.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from ..judges.calibration import identity_of
+from ..records import CaseResult, RunManifest
+from ..store import Store
+from .aggregate import Cell, aggregate, error_rates
+
+SCHEMA_VERSION = 1
+
+
+class RunSummary(BaseModel):
+    """A run as the store holds it, aggregated.
+
+    ``error_rates``: per system (failed responses, all responses).  ``judge_calibrations``: the latest
+    stored calibration per labelled set of the run's judge (matched by judge identity).
+    ``flagged_metrics``: the run's judged metrics when the judge is unreliable on one of those latest
+    calibrations (its kappa CI reaches 0).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    manifest: RunManifest
+    status: str
+    results: tuple[CaseResult, ...]
+    cells: tuple[Cell, ...]
+    error_rates: dict[str, tuple[int, int]]
+    judged_metrics: tuple[str, ...]
+    judge_calibrations: tuple[dict[str, Any], ...]
+    flagged_metrics: tuple[str, ...]
+
+    @property
+    def run_id(self) -> str:
+        return self.manifest.run_id
+
+    def results_frame(self):
+        """One row per (system, case, metric) as a pandas DataFrame."""
+        import pandas as pd
+
+        rows = [
+            {"system": cr.system, "golden_set": cr.golden_set, "case_id": cr.case_id, "task_type": cr.task_type,
+             "metric": m.metric, "status": m.status, "value": m.value, "reason": m.reason, "unit": m.unit}
+            for cr in self.results
+            for m in cr.results
+        ]  # fmt: skip
+        return pd.DataFrame(rows)
+
+    def table_frame(self):
+        """The aggregated table (one row per system x task type x metric) as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame([c.as_dict() for c in self.cells])
+
+
+def latest_calibrations(records: list[dict[str, Any]], identity: str | None) -> list[dict[str, Any]]:
+    """The newest stored calibration per labelled set for the judge ``identity`` (store order is by time)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for record in records:
+        if identity is not None and record.get("judge_identity") == identity:
+            latest[record["set"]] = record
+    return list(latest.values())
+
+
+def build_summary(store: Store, run_id: str) -> RunSummary:
+    """The summary of ``run_id`` from what ``store`` holds (KeyError when the store has no such run)."""
+    manifest = store.manifest(run_id)
+    if manifest is None:
+        raise KeyError(run_id)
+    results = list(store.results(run_id))
+    judged = tuple(name for name, m in manifest.metrics.items() if m.get("judged"))
+    identity = manifest.judge_identity
+    if identity is None and manifest.judge:  # a schema-1 manifest: derive it from what was recorded
+        identity = identity_of(manifest.judge)
+    calibrations = latest_calibrations(store.artifacts("calibration"), identity) if judged else []
+    flagged = judged if any(not c.get("reliable") for c in calibrations) else ()
+    boot = manifest.bootstrap
+    return RunSummary(
+        manifest=manifest,
+        status=store.run_status(run_id) or "unknown",
+        results=tuple(results),
+        cells=tuple(aggregate(results, resamples=boot["resamples"], seed=boot["seed"])),
+        error_rates=error_rates(results),
+        judged_metrics=judged,
+        judge_calibrations=tuple(calibrations),
+        flagged_metrics=tuple(flagged),
+    )

@@ -1,0 +1,105 @@
+"""Stores written by the code before the seams redesign (tests/fixtures/main_v1_store, commit c00306c) open,
+migrate and report under the current code, and their stored responses re-score to the same cells."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ragft_eval.gates import suite_gates
+from ragft_eval.golden import load_golden_set
+from ragft_eval.metrics import ScoreContext, build_metrics, score_response
+from ragft_eval.records import MANIFEST_SCHEMA_VERSION, RunManifest
+from ragft_eval.report import write_report
+from ragft_eval.runner import Suite
+from ragft_eval.stats import aggregate, build_summary
+from ragft_eval.store import open_store
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "main_v1_store"
+RUNS = {"example": "20261201-085603-538e8f", "demo": "20261201-085629-2923cd", "judged": "20261201-091231-094e74"}
+
+
+@pytest.fixture(params=sorted(RUNS))
+def old_store(request, tmp_path) -> tuple[str, Path]:
+    dest = tmp_path / f"{request.param}.sqlite"
+    shutil.copy(FIXTURES / f"{request.param}.sqlite", dest)  # opening migrates in place: never the fixture
+    return request.param, dest
+
+
+def test_an_old_store_opens_migrates_and_reports_the_same_cells(old_store, tmp_path):
+    name, path = old_store
+    with open_store(f"sqlite:///{path}") as db:
+        assert db.schema_version == 1
+        raw = db._db.execute("SELECT manifest FROM runs").fetchone()[0]
+        assert '"schema_version":1' in raw.replace(" ", "")  # stored as schema 1
+        summary = build_summary(db, RUNS[name])
+    assert summary.manifest.schema_version == MANIFEST_SCHEMA_VERSION
+    assert summary.status == "finished"
+    assert summary.results and all(cr.schema_version == 1 for cr in summary.results)
+    out = write_report(summary, tmp_path / "report", suite_gates(summary))
+    old = FIXTURES / f"{name}_report"
+    assert (out / "table.csv").read_text() == (old / "table.csv").read_text()
+    if name != "judged":  # the judged store got its calibrations after its run wrote its report
+        assert (out / "table.md").read_text() == (old / "table.md").read_text()
+
+
+def test_a_schema_1_manifest_gets_its_judged_metrics_and_judge_identity():
+    with open_store(FIXTURES / "judged.sqlite") as db:
+        summary = build_summary(db, RUNS["judged"])
+    m = summary.manifest
+    assert m.metrics["judge_grade"]["judged"] and not m.metrics["exact_match"]["judged"]
+    assert m.metrics["judge_pairwise_vs_baseline"] == {"kind": "judge_pairwise", "judged": True,
+                                                        "baseline": "baseline"}  # fmt: skip
+    assert set(summary.judged_metrics) == {"judge_grade", "judge_pairwise_vs_baseline"}
+    # the identity derived from the stored judge description is the one c00306c stored its calibrations under
+    assert [c["seed"] for c in summary.judge_calibrations] == [1]
+
+
+def test_the_judge_flag_reads_the_latest_calibration_per_set(tmp_path):
+    """c00306c flagged the judge forever once any calibration was unreliable; the latest per set decides."""
+    path = tmp_path / "judged.sqlite"
+    shutil.copy(FIXTURES / "judged.sqlite", path)
+    with open_store(path) as db:
+        summary = build_summary(db, RUNS["judged"])
+        assert [c["reliable"] for c in db.artifacts("calibration")] == [False, True]  # both are stored
+    assert summary.flagged_metrics == ()
+    md = (write_report(summary, tmp_path / "r", suite_gates(summary)) / "table.md").read_text()
+    assert "kappa 0.61" in md and "UNRELIABLE" not in md and "⚠" not in md
+    # and the max_error_rate note is there (c00306c's `report RUN --out` left it out)
+    assert "error rate above max_error_rate=5% for: baseline" in md
+
+
+def test_a_newer_record_is_refused_not_misread():
+    with pytest.raises(ValueError, match="schema_version 99 is newer than this ragft-eval"):
+        RunManifest.model_validate({"schema_version": 99})
+
+
+def test_stored_demo_responses_rescore_to_the_same_cells():
+    """The demo run's stored responses (real answers of the local model, written by c00306c) scored again by
+    today's metrics give the cells c00306c computed.  The judged columns are kept as stored (re-judging
+    would need the judge model; their status rule is tested elsewhere)."""
+    with open_store(FIXTURES / "demo.sqlite") as db:
+        summary = build_summary(db, RUNS["demo"])
+    m = summary.manifest
+    suite = Suite.model_validate({**m.suite_config, "base_dir": ROOT / "evals"})
+    gs = load_golden_set(ROOT / "golden_sets" / "demo")
+    assert gs.content_hash == m.golden_sets["demo"], "the demo golden set changed since the fixture was made"
+    metrics, _ = build_metrics(suite)
+    judged = {name for name, spec in m.metrics.items() if spec["judged"]}
+    plain = [metric for metric in metrics if metric.name not in judged]
+    records = {"prompt-only": frozenset(), "rag-bm25": frozenset({"retrieved", "context"}),
+               "rag-fusion": frozenset({"retrieved", "context"})}  # fmt: skip
+    cases = {c.id: c for c in gs.cases}
+    rescored = []
+    for cr in summary.results:
+        ctx = ScoreContext(golden_set=gs)
+        fresh = asyncio.run(score_response(cases[cr.case_id], cr.response, plain, ctx, records[cr.system]))
+        kept = tuple(r for r in cr.results if r.metric in judged)
+        rescored.append(cr.model_copy(update={"results": tuple(fresh) + kept}))
+    before = {(c.system, c.task_type, c.metric): c for c in summary.cells}
+    after = {(c.system, c.task_type, c.metric): c for c in aggregate(rescored, **m.bootstrap)}
+    assert after == before
