@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..errors import RagftError
 from ..hashing import file_hash
 from .config import (
     FinetuneConfig,
@@ -21,6 +23,10 @@ from .config import (
 )
 from .export import export_gguf_lora
 from .train import add_lora, load_base, train_lora
+
+
+class Interrupted(RagftError):
+    """Training was stopped before it finished (the run was interrupted)."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +48,20 @@ def _base_gguf(cfg: FinetuneConfig) -> Path:
     return path
 
 
-def finetune(cfg: FinetuneConfig, *, progress: bool = True, force: bool = False, keep_model: bool = False) -> Artifact:
-    """Train the adapter ``cfg`` describes, or return the cached one with the same key."""
+def finetune(
+    cfg: FinetuneConfig,
+    *,
+    progress: bool = True,
+    force: bool = False,
+    keep_model: bool = False,
+    stop: threading.Event | None = None,
+) -> Artifact:
+    """Train the adapter ``cfg`` describes, or return the cached one with the same key.
+
+    ``stop``, when set (by a run that was interrupted), ends training after the current step with
+    :class:`Interrupted`: training in a worker thread would otherwise carry on at full CPU after the
+    harness was told to stop (the interpreter waits for the thread before it exits).
+    """
     from ..llm.server import cached_file_hash
 
     gs = load_training_golden_set(cfg)
@@ -68,6 +86,8 @@ def finetune(cfg: FinetuneConfig, *, progress: bool = True, force: bool = False,
 
         def on_step(step: int, total: int, loss: float) -> None:
             bar.update(task, completed=step, total=total, loss=f"{loss:.3f}")
+            if stop is not None and stop.is_set():
+                raise Interrupted(f"fine-tune {cfg.name}: stopped after step {step} of {total}; nothing was cached")
 
         model, log = train_lora(cfg, model, tokenizer, train, validation, progress=on_step)
     log.load_seconds = load_s
@@ -90,7 +110,13 @@ def finetune(cfg: FinetuneConfig, *, progress: bool = True, force: bool = False,
 
 
 async def ensure_adapter(config_path: Path) -> Path:
-    """The adapter file for a fine-tune config, training it first when the cache has none."""
+    """The adapter file for a fine-tune config, training it first when the cache has none (in a worker
+    thread, stopped after its current step when the run is cancelled)."""
     cfg = load_finetune_config(config_path)
-    artifact = await asyncio.to_thread(finetune, cfg, progress=True)
+    stop = threading.Event()
+    try:
+        artifact = await asyncio.to_thread(finetune, cfg, progress=True, stop=stop)
+    except asyncio.CancelledError:
+        stop.set()
+        raise
     return artifact.path

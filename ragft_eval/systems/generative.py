@@ -178,6 +178,9 @@ class GenerativeSystem(BaseSystem):
             )
             passages = [p.text for p in hits[: self.k]]
             fields["context"] = prompts.context_block(passages)
+            # the documents the model was actually given (the top k passages), apart from the longer list
+            # recorded for recall@10: what failure attribution asks about
+            context_docs = list(dict.fromkeys(p.doc_id for p in hits[: self.k]))
             if self.min_score is not None and hits and hits[0].score is None:
                 raise ConfigError(f"system {self.name!r}: min_score: retriever {self.retriever!r} gives no scores "
                                   "(its hits carry no score)")  # fmt: skip
@@ -186,12 +189,14 @@ class GenerativeSystem(BaseSystem):
                 # the guardrail's own time is the retrieval it took: no model was called
                 return self.response(
                     case, answer=prompts.REFUSAL, usage=Usage(calls=0), latency_s=retrieval_s, cost_usd=0.0,
-                    extra={"abstained": True, "best_score": best}, **fields,
+                    extra={"abstained": True, "best_score": best, "context_doc_ids": context_docs}, **fields,
                 )  # fmt: skip
         request, prefix = self.request(case, passages)
         out = await self._client.call(request)
         answer = (prefix + out.text).strip()
         extra: dict[str, Any] = {"finish_reason": out.finish_reason}
+        if self.uses_retriever:
+            extra["context_doc_ids"] = context_docs
         if self.logprobs:
             extra["mean_logprob"] = out.mean_logprob
         return self.response(

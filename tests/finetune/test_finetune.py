@@ -103,3 +103,21 @@ def test_finetuned_hybrid_and_routed_systems_serve_the_adapter(trained, tiny_con
     routes = {cr.response.extra["route"] for cr in result.results if cr.system == "ro"}
     assert routes <= {"finetuned", "rag"} and routes
     assert all(cr.response.retrieved for cr in result.results if cr.system == "hy")
+
+
+def test_a_stopped_finetune_ends_after_its_current_step(tiny_config, tmp_path):
+    """The stop flag a cancelled run sets ends training after the step in progress, and nothing is cached
+    (c00306c's fine-tune thread trained on at full CPU after SIGTERM)."""
+    import threading
+
+    from ragft_eval.finetune import artifact as artifact_module
+
+    cfg = yaml.safe_load(tiny_config.read_text())
+    cfg |= {"train": {**cfg["train"], "max_steps": 50}, "cache_dir": str(tmp_path / "cache")}
+    path = tmp_path / "long.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(artifact_module.Interrupted, match=r"stopped after step 1 of 50; nothing was cached"):
+        finetune(load_finetune_config(path), progress=False, stop=stop)
+    assert not list((tmp_path / "cache").rglob("adapter.gguf"))
