@@ -169,6 +169,55 @@ def _cmd_judge_report(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _cmd_cache_stats(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from .llm.cache import DB_NAME, CallCache
+
+    folder = Path(args.dir)
+    if not (folder / DB_NAME).is_file():  # stats must not create a cache where there is none
+        print(f"cache {folder}: no cache (0 entries)")
+        return ExitCode.OK
+    with CallCache(folder) as cache:
+        s = cache.stats()
+    print(f"cache {folder}: {s['entries']} entries, {s['bytes']} bytes ({s['file_bytes']} bytes on disk)")
+    if s["entries"]:
+        oldest, newest = (
+            datetime.fromtimestamp(s[k], UTC).isoformat(timespec="seconds")
+            for k in ("oldest_used_at", "newest_used_at")
+        )
+        print(f"last used: {oldest} .. {newest}")
+    for model, n in s["models"].items():
+        print(f"  {model}: {n} entries")
+    return ExitCode.OK
+
+
+def _cmd_cache_prune(args: argparse.Namespace) -> int:
+    from .llm.cache import DB_NAME, CallCache
+
+    if args.older_than < 0:
+        raise InputError(f"--older-than: expected a number of days >= 0, got {args.older_than}")
+    folder = Path(args.dir)
+    n = 0
+    if (folder / DB_NAME).is_file():
+        with CallCache(folder) as cache:
+            n = cache.prune(args.older_than)
+    print(f"cache {folder}: pruned {n} entries last used more than {args.older_than:g} days ago")
+    return ExitCode.OK
+
+
+def _cmd_cache_clear(args: argparse.Namespace) -> int:
+    from .llm.cache import DB_NAME, CallCache
+
+    folder = Path(args.dir)
+    n = 0
+    if (folder / DB_NAME).is_file():
+        with CallCache(folder) as cache:
+            n = cache.clear()
+    print(f"cache {folder}: cleared {n} entries")
+    return ExitCode.OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ragft-eval", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -213,6 +262,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = judge.add_parser("report", help="print the stored calibrations as a Markdown table")
     p.add_argument("--store", default="reports/ragft-eval.sqlite")
     p.set_defaults(func=_cmd_judge_report)
+
+    cache = sub.add_parser("cache", help="the model-call cache").add_subparsers(dest="cache_command", required=True)
+    p = cache.add_parser("stats", help="entries, bytes and entries per model of a cache folder")
+    p.add_argument("--dir", default=".ragft_cache/calls", help="cache folder (default .ragft_cache/calls)")
+    p.set_defaults(func=_cmd_cache_stats)
+    p = cache.add_parser("prune", help="delete entries last used more than DAYS days ago")
+    p.add_argument("--older-than", type=float, required=True, metavar="DAYS")
+    p.add_argument("--dir", default=".ragft_cache/calls", help="cache folder (default .ragft_cache/calls)")
+    p.set_defaults(func=_cmd_cache_prune)
+    p = cache.add_parser("clear", help="delete every entry")
+    p.add_argument("--dir", default=".ragft_cache/calls", help="cache folder (default .ragft_cache/calls)")
+    p.set_defaults(func=_cmd_cache_clear)
 
     golden = sub.add_parser("golden", help="golden sets").add_subparsers(dest="golden_command", required=True)
     p = golden.add_parser("validate", help="validate a golden-set folder and print every problem")
