@@ -1,4 +1,4 @@
-"""The ``ragft-eval`` command line: run | report | golden validate | golden import | finetune | judge.
+"""The ``ragft-eval`` command line: run | report | gate | compare | baseline | golden | finetune | judge | cache.
 
 Exit codes: the one table in :mod:`ragft_eval.exit_codes` (also in the README).
 """
@@ -218,6 +218,123 @@ def _cmd_cache_clear(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _open(args: argparse.Namespace):
+    from .store import open_store
+
+    return open_store(args.store)
+
+
+def _summary(db, run_id: str, what: str = "run_id"):
+    from .stats import build_summary
+
+    try:
+        return build_summary(db, run_id)
+    except KeyError:
+        raise InputError(f"{what}: no run {run_id!r} in store {db.url}") from None
+
+
+def _cmd_baseline_promote(args: argparse.Namespace) -> int:
+    from .gates.baselines import promote
+
+    with _open(args) as db:
+        record = promote(db, args.run_id, name=args.name, note=args.note or "")
+    moved = f" (was {record['previous_run_id']})" if record["previous_run_id"] else ""
+    print(f"baseline {record['name']}: run {record['run_id']}{moved}, suite {record['suite_name']}")
+    return ExitCode.OK
+
+
+def _cmd_baseline_list(args: argparse.Namespace) -> int:
+    from .gates.baselines import list_baselines
+
+    with _open(args) as db:
+        records = list_baselines(db)
+    if not records:
+        print("no baselines")
+    for r in records:
+        print(f"{r['name']}\t{r['run_id']}\t{r['suite_name']}\tpromoted {r['promoted_at']}")
+    return ExitCode.OK
+
+
+def _cmd_baseline_show(args: argparse.Namespace) -> int:
+    import json
+
+    from .gates.baselines import show
+
+    with _open(args) as db:
+        record = show(db, args.name)
+    if record is None:
+        raise InputError(f"name: no baseline {args.name!r} in store {args.store}")
+    print(json.dumps(record, indent=1))
+    return ExitCode.OK
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    import json
+
+    from .stats import compare_runs
+
+    with _open(args) as db:
+        a, b = _summary(db, args.run_a, "run_a"), _summary(db, args.run_b, "run_b")
+    cmp = compare_runs(a, b, metrics=args.metrics)
+    if args.json:
+        print(json.dumps(cmp.as_dict(), indent=1))
+        return ExitCode.OK
+    print(f"{cmp.run_b} vs {cmp.run_a}: {cmp.shared_cases} shared cases (only in {cmp.run_a}: {cmp.only_a}, "
+          f"only in {cmp.run_b}: {cmp.only_b})")  # fmt: skip
+    print("changed: " + (", ".join(cmp.changed) if cmp.changed else "nothing recorded"))
+    for d in cmp.deltas:
+        if d.difference is None or (not d.significant and not args.all):
+            continue
+        mark = "*" if d.significant else " "
+        print(f"{mark} {d.system:<16} {d.metric:<20} {d.slice:<26} {d.mean_a:.3f} -> {d.mean_b:.3f} "
+              f"({d.difference:+.3f}, n {d.n_shared}, Holm p {d.p_holm:.4f}) "
+              f"regressed {len(d.regressed)}, improved {len(d.improved)}")  # fmt: skip
+    return ExitCode.OK
+
+
+def _cmd_gate(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from .evaluate import run
+    from .gates import evaluate_gates, load_gates_file, suite_gate_specs
+    from .gates.baselines import resolve
+    from .report.gate_files import gate_test_name, junit_xml, markdown_summary
+    from .runner import load_suite
+    from .stats import compare_runs
+    from .store import open_store
+
+    suite = load_suite(args.suite)
+    store_url = args.store or suite.resolve(suite.store)
+    if args.run is None:
+        result = run(suite, store=store_url, reports_dir=args.reports, progress=not args.no_progress)
+        run_id = result.run_id
+    else:
+        run_id = args.run
+    with open_store(store_url) as db:
+        summary = _summary(db, run_id, "--run")
+        baseline = None
+        if args.baseline:
+            baseline = _summary(db, resolve(db, args.baseline), "--baseline")
+        specs = suite_gate_specs(summary.manifest.suite_config, source=str(suite.path))
+        if args.gates:
+            specs += load_gates_file(args.gates)
+        results = evaluate_gates(summary, specs, baseline=baseline, baseline_name=args.baseline)
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        db.put_artifact(f"gates:{run_id}:{stamp}", "gates", {
+            "run_id": run_id, "baseline": args.baseline, "baseline_run_id": baseline.run_id if baseline else None,
+            "evaluated_at": stamp, "passed": all(g.passed for g in results),
+            "results": [g.as_dict() for g in results]})  # fmt: skip
+    for g in results:
+        print(f"{'PASS' if g.passed else 'FAIL'}  {gate_test_name(g)}: {g.message}")
+    if args.junit:
+        Path(args.junit).write_text(junit_xml(results, suite=summary.manifest.suite_name, run_id=run_id))
+    if args.summary:
+        cmp = compare_runs(baseline, summary) if baseline is not None else None
+        with Path(args.summary).open("a", encoding="utf-8") as f:  # append: $GITHUB_STEP_SUMMARY is shared
+            f.write(markdown_summary(summary, results, comparison=cmp))
+    return ExitCode.OK if all(g.passed for g in results) else ExitCode.GATE_FAILED
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ragft-eval", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -274,6 +391,44 @@ def build_parser() -> argparse.ArgumentParser:
     p = cache.add_parser("clear", help="delete every entry")
     p.add_argument("--dir", default=".ragft_cache/calls", help="cache folder (default .ragft_cache/calls)")
     p.set_defaults(func=_cmd_cache_clear)
+
+
+    base = sub.add_parser("baseline", help="promoted baseline runs").add_subparsers(dest="baseline_command",
+                                                                                   required=True)  # fmt: skip
+    p = base.add_parser("promote", help="promote a finished run to a named baseline")
+    p.add_argument("run_id")
+    p.add_argument("--name", default="main")
+    p.add_argument("--note", help="why it was promoted")
+    p.add_argument("--store", default="reports/ragft-eval.sqlite")
+    p.set_defaults(func=_cmd_baseline_promote)
+    p = base.add_parser("list", help="the baselines in the store")
+    p.add_argument("--store", default="reports/ragft-eval.sqlite")
+    p.set_defaults(func=_cmd_baseline_list)
+    p = base.add_parser("show", help="one baseline's record")
+    p.add_argument("name")
+    p.add_argument("--store", default="reports/ragft-eval.sqlite")
+    p.set_defaults(func=_cmd_baseline_show)
+
+    p = sub.add_parser("compare", help="compare two stored runs: paired differences and what changed")
+    p.add_argument("run_a")
+    p.add_argument("run_b")
+    p.add_argument("--store", default="reports/ragft-eval.sqlite")
+    p.add_argument("--metrics", type=_csv, help="only these metrics")
+    p.add_argument("--all", action="store_true", help="also the differences that are not significant")
+    p.add_argument("--json", action="store_true", help="the whole comparison as JSON")
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("gate", help="run a suite (or reuse a run) and evaluate its gates")
+    p.add_argument("suite", help="suite YAML file")
+    p.add_argument("--run", metavar="RUN_ID", help="evaluate a finished run instead of running the suite")
+    p.add_argument("--baseline", metavar="NAME", help="the promoted baseline the regression gates compare with")
+    p.add_argument("--gates", metavar="FILE", help="a gates file, in addition to the suite's gates:")
+    p.add_argument("--junit", metavar="FILE", help="write JUnit XML")
+    p.add_argument("--summary", metavar="FILE", help="append a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
+    p.add_argument("--store", help="run store (default: the suite's)")
+    p.add_argument("--reports", help="folder for reports/<run_id>/ (default: the suite's reports_dir)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_gate)
 
     golden = sub.add_parser("golden", help="golden sets").add_subparsers(dest="golden_command", required=True)
     p = golden.add_parser("validate", help="validate a golden-set folder and print every problem")

@@ -1,8 +1,37 @@
-"""Gates: checks a finished run must pass, evaluated on its :class:`~ragft_eval.stats.RunSummary`.
+"""Gates: checks a finished run must pass, evaluated on its :class:`~ragft_eval.stats.RunSummary`
+(thresholds, paired comparisons with other systems, regression against a promoted baseline run,
+non-inferiority, errors and coverage, budgets)."""
 
-Today's gate is the suite's ``max_error_rate``; thresholds, baselines and the pytest plugin come here.
-"""
+from .error_rate import error_rate_gate, suite_gates
+from .evaluate import evaluate_gates, slice_filter
+from .result import GateResult
+from .spec import (
+    BudgetGate,
+    ErrorsGate,
+    Gate,
+    NonInferiorityGate,
+    NoRegressionGate,
+    RelativeGate,
+    ThresholdGate,
+    load_gates_file,
+    parse_gates,
+    suite_gate_specs,
+)
 
-from .error_rate import GateResult, error_rate_gate, suite_gates
-
-__all__ = ["GateResult", "error_rate_gate", "suite_gates"]
+__all__ = [
+    "BudgetGate",
+    "ErrorsGate",
+    "Gate",
+    "GateResult",
+    "NoRegressionGate",
+    "NonInferiorityGate",
+    "RelativeGate",
+    "ThresholdGate",
+    "error_rate_gate",
+    "evaluate_gates",
+    "load_gates_file",
+    "parse_gates",
+    "slice_filter",
+    "suite_gate_specs",
+    "suite_gates",
+]

@@ -30,11 +30,16 @@ class CallTally:
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    unreported: int = 0  # calls whose usage the endpoint did not report
     failures: int = 0
     last_failure: str | None = None
 
-    def as_details(self) -> dict[str, int]:
-        return {"calls": self.calls, "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+    def as_details(self) -> dict[str, int | None]:
+        """Calls and tokens for the metric's details; tokens are None when a call did not report them (a
+        missing count is not a 0)."""
+        known = self.unreported == 0
+        return {"calls": self.calls, "prompt_tokens": self.prompt_tokens if known else None,
+                "completion_tokens": self.completion_tokens if known else None}  # fmt: skip
 
 
 TALLY: contextvars.ContextVar[CallTally | None] = contextvars.ContextVar("ragas_tally", default=None)
@@ -72,8 +77,11 @@ def ragas_llm(model: Model, *, temperature: float, max_tokens: int) -> Any:
             raise
         if tally is not None:
             tally.calls += 1
-            tally.prompt_tokens += out.prompt_tokens or 0
-            tally.completion_tokens += out.completion_tokens or 0
+            if out.prompt_tokens is None or out.completion_tokens is None:
+                tally.unreported += 1
+            else:
+                tally.prompt_tokens += out.prompt_tokens
+                tally.completion_tokens += out.completion_tokens
         usage = None
         if out.prompt_tokens is not None and out.completion_tokens is not None:
             usage = {"prompt_tokens": out.prompt_tokens, "completion_tokens": out.completion_tokens,

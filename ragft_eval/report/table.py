@@ -4,7 +4,7 @@ arranging the aggregated cells; every number shown comes from :mod:`ragft_eval.s
 Three views:
 
 - **headline**: task type x system, one metric per task type (the suite's ``headline`` mapping, else
-  the first of :data:`HEADLINE_PREFERENCE` scored for that task type);
+  the first of :data:`~ragft_eval.stats.HEADLINE_PREFERENCE` scored for that task type);
 - **overall**: system x metric, with cases, error rate and unscored counts;
 - **long** (CSV and Markdown): every (system, task type, metric) cell with n, counts and CI.
 """
@@ -18,18 +18,7 @@ from collections.abc import Collection, Mapping, Sequence
 from rich.console import Console
 from rich.table import Table
 
-from ..stats import OVERALL, Cell
-
-HEADLINE_PREFERENCE = (
-    "abstention",
-    "json_field_match",
-    "schema_valid",
-    "format_match",
-    "judge_grade",
-    "token_recall",
-    "token_f1",
-    "exact_match",
-)
+from ..stats import OVERALL, Cell, headline_metrics
 
 
 def fmt_value(cell: Cell | None, *, ci: bool = True) -> str:
@@ -72,21 +61,6 @@ def metrics_of(cells: Sequence[Cell]) -> list[str]:
 
 def task_types_of(cells: Sequence[Cell]) -> list[str]:
     return sorted({c.task_type for c in cells if c.task_type != OVERALL})
-
-
-def headline_metrics(cells: Sequence[Cell], overrides: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The metric shown for each task type in the headline view."""
-    scored = {(c.task_type, c.metric) for c in cells if c.n_scored > 0}
-    out = {}
-    for task in task_types_of(cells):
-        if overrides and task in overrides:
-            out[task] = overrides[task]
-            continue
-        for metric in HEADLINE_PREFERENCE:
-            if (task, metric) in scored:
-                out[task] = metric
-                break
-    return out
 
 
 def headline_rows(cells: Sequence[Cell], overrides: Mapping[str, str] | None = None) -> list[list[str]]:

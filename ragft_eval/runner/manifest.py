@@ -73,7 +73,7 @@ def build_manifest(
         suite_name=suite.name,
         suite_path=str(suite.path) if suite.path else None,
         suite_hash=suite.config_hash,
-        suite_config=suite.model_dump(mode="json"),
+        suite_config=suite.config_dump(),
         golden_sets={name: gs.content_hash for name, gs in golden_sets.items()},
         golden_set_versions={name: str(gs.manifest.version) for name, gs in golden_sets.items()},
         case_hashes=hashes,

@@ -87,6 +87,77 @@ class BootstrapSpec(_Spec):
     seed: int = 0
 
 
+# --- decision report specs (costs:, decide:, attribution:) ------------------------------------------
+# Read by stats.cost, stats.decision and stats.attribution; the runner only validates them.
+
+
+def _check_finite(spec: BaseModel, keys: tuple[str, ...], *, non_negative: bool) -> None:
+    """ValueError naming the entries of the dict fields ``keys`` that are not finite (or are negative)."""
+    for key in keys:
+        low = 0.0 if non_negative else float("-inf")
+        bad = sorted(n for n, v in getattr(spec, key).items() if not low <= v < float("inf"))  # NaN fails too
+        if bad:
+            raise ValueError(f"{key}: expected finite numbers{' >= 0' if non_negative else ''} for {', '.join(bad)}")
+
+
+class CostSpec(_Spec):
+    """What a run cannot measure about cost: the volume to project at, per-system fixed monthly costs
+    (vector store hosting, a GPU for a self-hosted fine-tune), one-time costs (a fine-tune, an index build)
+    amortised over ``amortise_months``, and the judge's price per 1,000 prompt / completion tokens.
+    A system absent from ``fixed_monthly_usd`` / ``one_time_usd`` has no such cost declared."""
+
+    volume_per_month: int | None = Field(default=None, ge=0)
+    fixed_monthly_usd: dict[str, float] = Field(default_factory=dict)
+    one_time_usd: dict[str, float] = Field(default_factory=dict)
+    amortise_months: int = Field(default=12, ge=1)
+    judge_usd_per_1k_prompt_tokens: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    judge_usd_per_1k_completion_tokens: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _amounts(self) -> CostSpec:
+        _check_finite(self, ("fixed_monthly_usd", "one_time_usd"), non_negative=True)
+        return self
+
+
+class PrimarySpec(_Spec):
+    """The metric the decision ranks by, in one slice: ``(all)``, ``task_type=X`` or ``tag=Y``."""
+
+    metric: str
+    slice: str = Field(default="(all)", pattern=r"^(\(all\)|task_type=.+|tag=.+)$")
+
+
+class DecideSpec(_Spec):
+    """The decision: constraints every shipped system must be shown to meet, then the best on ``primary``.
+    ``min`` / ``max``: metric -> bound on its overall mean (inclusive); ``p95_latency_s`` and
+    ``max_cost_per_1k_usd`` bound the p95 latency and the system's own cost per 1,000 queries."""
+
+    primary: PrimarySpec
+    p95_latency_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    max_cost_per_1k_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    min: dict[str, float] = Field(default_factory=dict)
+    max: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> DecideSpec:
+        _check_finite(self, ("min", "max"), non_negative=False)
+        return self
+
+
+class AttributionSpec(_Spec):
+    """Failure attribution: a headline value below ``threshold`` is a wrong answer."""
+
+    threshold: float = Field(default=0.5, ge=0, le=1)
+
+
+# the decision report's fields of Suite: left out of config_hash while at their defaults, so the hash of
+# every suite written before them is unchanged
+# Fields added after suites were first hashed: left out of the config (and its hash) while at their
+# default, so a suite that does not use them keeps the hash (and the resumable runs) it had.
+_OPTIONAL_FIELDS = ("costs", "decide", "attribution", "gates", "cache")
+
+# --- end of decision report specs -------------------------------------------------------------------
+
+
 class Suite(_Spec):
     """A validated suite config."""
 
@@ -108,6 +179,11 @@ class Suite(_Spec):
     cache_dir: str = ".ragft_cache"
     bootstrap: BootstrapSpec = BootstrapSpec()
     headline: dict[str, str] | None = None
+    costs: CostSpec | None = None
+    decide: DecideSpec | None = None
+    attribution: AttributionSpec = AttributionSpec()
+    # gates: validated by ragft_eval.gates (which sits above the runner); kept here as written
+    gates: tuple[dict[str, Any], ...] | None = None
 
     # where the file was; not part of the config's hash
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -124,10 +200,19 @@ class Suite(_Spec):
             if isinstance(model, str) and model not in self.models:
                 raise ValueError(f"systems.{i}.model: unknown model {model!r}; defined models: {sorted(self.models)}")
             retriever = s.params.get("retriever")
+            fallback = s.params.get("fallback_model")
+            if isinstance(fallback, str) and fallback not in self.models:
+                known = sorted(self.models)
+                raise ValueError(f"systems.{i}.fallback_model: unknown model {fallback!r}; defined models: {known}")
             if isinstance(retriever, str) and retriever not in self.retrievers:
                 raise ValueError(
                     f"systems.{i}.retriever: unknown retriever {retriever!r}; defined: {sorted(self.retrievers)}"
                 )
+        if self.costs is not None:
+            for key in ("fixed_monthly_usd", "one_time_usd"):
+                unknown = sorted(set(getattr(self.costs, key)) - set(names))
+                if unknown:
+                    raise ValueError(f"costs.{key}: unknown system(s) {', '.join(unknown)}; the suite has {names}")
         return self
 
     def judge_spec(self) -> JudgeSpec:
@@ -147,7 +232,13 @@ class Suite(_Spec):
 
     @property
     def config_hash(self) -> str:
-        return content_hash(self.model_dump(mode="json"))
+        return content_hash(self.config_dump())
+
+    def config_dump(self) -> dict[str, Any]:
+        """The config as recorded in the manifest and hashed: optional fields at their default left out."""
+        fields = type(self).model_fields
+        defaults = {f for f in _OPTIONAL_FIELDS if f in fields and getattr(self, f) == fields[f].default}
+        return self.model_dump(mode="json", exclude=defaults)
 
     def resolve(self, path: str | Path) -> Path:
         p = Path(path).expanduser()

@@ -16,7 +16,7 @@ Rules, written down because they decide the numbers:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -25,6 +25,17 @@ from ..records import CaseResult, MetricResult
 from ..resample import bootstrap_ci as _bootstrap_ci
 
 OVERALL = "(all)"
+# The metric that heads a task type when the suite's ``headline`` does not name one: the first scored.
+HEADLINE_PREFERENCE = (
+    "abstention",
+    "json_field_match",
+    "schema_valid",
+    "format_match",
+    "judge_grade",
+    "token_recall",
+    "token_f1",
+    "exact_match",
+)
 
 
 @dataclass(frozen=True)
@@ -115,3 +126,19 @@ def error_rates(results: Iterable[CaseResult]) -> dict[str, tuple[int, int]]:
         out[cr.system][0] += int(cr.response.failed)
         out[cr.system][1] += 1
     return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def headline_metrics(cells: Sequence[Cell], overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The metric that heads each task type: the suite's ``headline`` choice, else the first of
+    :data:`HEADLINE_PREFERENCE` that is scored for that task type."""
+    scored = {(c.task_type, c.metric) for c in cells if c.n_scored > 0}
+    out = {}
+    for task in sorted({c.task_type for c in cells if c.task_type != OVERALL}):
+        if overrides and task in overrides:
+            out[task] = overrides[task]
+            continue
+        for metric in HEADLINE_PREFERENCE:
+            if (task, metric) in scored:
+                out[task] = metric
+                break
+    return out
