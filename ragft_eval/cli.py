@@ -296,7 +296,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from .evaluate import run
-    from .gates import evaluate_gates, load_gates_file, suite_gate_specs
+    from .gates import declared_gates, evaluate_gates, load_gates_file
     from .gates.baselines import resolve
     from .report.gate_files import gate_test_name, junit_xml, markdown_summary
     from .runner import load_suite
@@ -315,7 +315,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
         baseline = None
         if args.baseline:
             baseline = _summary(db, resolve(db, args.baseline), "--baseline")
-        specs = suite_gate_specs(summary.manifest.suite_config, source=str(suite.path))
+        specs = declared_gates(summary.manifest.suite_config, source=str(suite.path))
         if args.gates:
             specs += load_gates_file(args.gates)
         results = evaluate_gates(summary, specs, baseline=baseline, baseline_name=args.baseline)

@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("gates",),
     ("report",),
     ("evaluate",),
-    ("cli",),
+    ("cli", "pytest_plugin"),
     ("__main__", "__init__"),
 ]
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}

@@ -2,7 +2,7 @@
 (thresholds, paired comparisons with other systems, regression against a promoted baseline run,
 non-inferiority, errors and coverage, budgets)."""
 
-from .error_rate import error_rate_gate, suite_gates
+from .error_rate import declared_gates, error_rate_gate, suite_gates
 from .evaluate import evaluate_gates, slice_filter
 from .result import GateResult
 from .spec import (
@@ -27,6 +27,7 @@ __all__ = [
     "NonInferiorityGate",
     "RelativeGate",
     "ThresholdGate",
+    "declared_gates",
     "error_rate_gate",
     "evaluate_gates",
     "load_gates_file",

@@ -79,11 +79,13 @@ def _threshold(g: ThresholdGate, s: RunSummary) -> GateResult:
     else:
         value = c.mean if g.on == "mean" else c.ci_high
         ok, bound, word = value <= g.max, g.max, "at most"
-    what = "mean" if g.on == "mean" else ("CI low" if g.min is not None else "CI high")
-    message = (f"{g.metric} of {g.system} in {g.slice}: {what} {value:.3f} (mean {c.mean:.3f} "
-               f"[{c.ci_low:.3f}, {c.ci_high:.3f}], n {c.n_scored}, errors {c.n_error}); "
-               f"must be {word} {bound}")  # fmt: skip
-    return GateResult(g.name, ok, message, observed=c.mean, ci=(c.ci_low, c.ci_high), threshold=bound, n=c.n_cases,
+    n_mean = c.n_scored + c.n_error  # the cases in the mean (errors count as failures)
+    judged = f"mean {c.mean:.3f} [{c.ci_low:.3f}, {c.ci_high:.3f}]"
+    if g.on == "ci":
+        judged = f"CI {'low' if g.min is not None else 'high'} {value:.3f} ({judged})"
+    message = (f"{g.metric} of {g.system} in {g.slice}: {judged}, n {n_mean} ({c.n_error} errors, "
+               f"{c.n_unscored} unscored left out); must be {word} {bound}")  # fmt: skip
+    return GateResult(g.name, ok, message, observed=c.mean, ci=(c.ci_low, c.ci_high), threshold=bound, n=n_mean,
                       worst_cases=_worst(rows, g.metric, c.higher_is_better), **base)  # fmt: skip
 
 

@@ -143,18 +143,19 @@ def _real_pass_probabilities() -> np.ndarray:
 
 
 def _summary(values: np.ndarray, run_id: str) -> RunSummary:
-    results = tuple(
-        CaseResult(run_id=run_id, system="bot", case_id=f"c{i:04d}", golden_set="g", task_type="t",
-                   response=Response(case_id=f"c{i:04d}", system="bot", answer="x"),
-                   results=(MetricResult.scored("pass", float(v)),))  # fmt: skip
-        for i, v in enumerate(values)
-    )
+    def one(i: int, v: float) -> CaseResult:
+        return CaseResult(run_id=run_id, system="bot", case_id=f"c{i:04d}", golden_set="g", task_type="t",
+                          response=Response(case_id=f"c{i:04d}", system="bot", answer="x"),
+                          results=(MetricResult.scored("pass", float(v)),))  # fmt: skip
+
+    results = tuple(one(i, v) for i, v in enumerate(values))
     manifest = RunManifest(run_id=run_id, created_at="2026-12-01T00:00:00+00:00", suite_name="sim", suite_hash="h",
                            suite_config={}, golden_sets={"g": "h"}, selection={}, systems={}, package_versions={},
                            bootstrap={"resamples": 200, "seed": 0}, python="3.11",
                            case_hashes={"g": {f"c{i:04d}": "same" for i in range(len(values))}})  # fmt: skip
-    return RunSummary(manifest=manifest, status="finished", results=results, cells=(), error_rates={"bot": (0, len(values))},
-                      judged_metrics=(), judge_calibrations=(), flagged_metrics=())  # fmt: skip
+    return RunSummary(manifest=manifest, status="finished", results=results, cells=(),
+                      error_rates={"bot": (0, len(values))}, judged_metrics=(), judge_calibrations=(),
+                      flagged_metrics=())  # fmt: skip
 
 
 def _fails(n: int, drop: float, reps: int, seed: int) -> float:
