@@ -237,7 +237,7 @@ def _cmd_baseline_promote(args: argparse.Namespace) -> int:
     from .gates.baselines import promote
 
     with _open(args) as db:
-        record = promote(db, args.run_id, name=args.name, note=args.note or "")
+        record = promote(db, args.run_id, name=args.name, note=args.note or "", suite=args.suite)
     moved = f" (was {record['previous_run_id']})" if record["previous_run_id"] else ""
     print(f"baseline {record['name']}: run {record['run_id']}{moved}, suite {record['suite_name']}")
     return ExitCode.OK
@@ -325,7 +325,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
             "evaluated_at": stamp, "passed": all(g.passed for g in results),
             "results": [g.as_dict() for g in results]})  # fmt: skip
     for g in results:
-        print(f"{'PASS' if g.passed else 'FAIL'}  {gate_test_name(g)}: {g.message}")
+        print(f"{'SKIP' if g.skipped else 'PASS' if g.passed else 'FAIL'}  {gate_test_name(g)}: {g.message}")
     if args.junit:
         Path(args.junit).write_text(junit_xml(results, suite=summary.manifest.suite_name, run_id=run_id))
     if args.summary:
@@ -396,7 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
     base = sub.add_parser("baseline", help="promoted baseline runs").add_subparsers(dest="baseline_command",
                                                                                    required=True)  # fmt: skip
     p = base.add_parser("promote", help="promote a finished run to a named baseline")
-    p.add_argument("run_id")
+    p.add_argument("run_id", help="a run id, or latest (the newest finished run)")
+    p.add_argument("--suite", help="with latest: the newest finished run of this suite")
     p.add_argument("--name", default="main")
     p.add_argument("--note", help="why it was promoted")
     p.add_argument("--store", default="reports/ragft-eval.sqlite")

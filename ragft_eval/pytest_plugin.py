@@ -106,6 +106,8 @@ class GateItem(pytest.Item):
         result = self.suite_run.results.get(self.name)
         if result is None:
             raise RunFailed(f"gate {self.name} was not evaluated (the suite's gates changed?)")
+        if result.skipped:
+            pytest.skip(result.message)
         if not result.passed:
             raise GateFailed(result)
 

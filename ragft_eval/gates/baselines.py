@@ -17,9 +17,20 @@ def _key(name: str) -> str:
     return f"baseline:{name}"
 
 
+def latest_run(store: Store, *, suite: str | None = None) -> str:
+    """The newest finished run (of ``suite``, when given): what CI promotes after a run on main."""
+    runs = [r for r in store.runs() if r["status"] == "finished" and (suite is None or r["suite_name"] == suite)]
+    if not runs:
+        raise InputError(f"run_id: no finished run{f' of suite {suite!r}' if suite else ''} in store {store.url}")
+    return runs[-1]["run_id"]
+
+
 def promote(store: Store, run_id: str, *, name: str = "main", note: str = "", now: datetime | None = None,
-            ) -> dict[str, Any]:  # fmt: skip
-    """Promote ``run_id`` (a finished run) to the baseline ``name``; the record is returned."""
+            suite: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Promote ``run_id`` (a finished run; ``latest``: the newest finished run, of ``suite`` when given)
+    to the baseline ``name``; the record is returned."""
+    if run_id == "latest":
+        run_id = latest_run(store, suite=suite)
     manifest = store.manifest(run_id)
     if manifest is None:
         raise InputError(f"run_id: no run {run_id!r} in store {store.url}")

@@ -144,9 +144,9 @@ def _cross_run(g: NoRegressionGate | NonInferiorityGate, s: RunSummary, baseline
 def _baseline_gate(g: NoRegressionGate | NonInferiorityGate, s: RunSummary, baseline: RunSummary | None,
                    baseline_name: str | None) -> GateResult:  # fmt: skip
     base = {"kind": g.kind, "system": g.system, "metric": g.metric, "slice": g.slice, "baseline": baseline_name}
-    if baseline is None:
-        return GateResult(g.name, False, f"{g.kind}: no baseline run to compare with (promote one, or pass "
-                          "--baseline NAME)", **base)  # fmt: skip
+    if baseline is None:  # the first run of a project has nothing to compare with: said, not failed
+        return GateResult(g.name, True, f"skipped: no baseline given ({g.kind} needs --baseline NAME of a promoted "
+                          "run)", skipped=True, **base)  # fmt: skip
     hib = _direction(s, g.metric)
     keys, cand, prev, left = _cross_run(g, s, baseline)
     shared = f"{len(keys)} shared cases ({left} left out: unscored on either side)"

@@ -30,6 +30,7 @@ class GateResult:
     baseline: str | None = None
     regressed: tuple[str, ...] = ()
     worst_cases: tuple[str, ...] = ()
+    skipped: bool = False  # not evaluated, and why is the message (a baseline gate with no baseline given)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

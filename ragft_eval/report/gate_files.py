@@ -19,14 +19,18 @@ def gate_test_name(g: GateResult) -> str:
 def junit_xml(results: Sequence[GateResult], *, suite: str, run_id: str) -> str:
     """JUnit XML: a ``testsuite`` named after the suite, a ``testcase`` per gate, a ``failure`` per failed gate."""
     failures = sum(not g.passed for g in results)
+    skipped = sum(g.skipped for g in results)
     root = ET.Element("testsuites", name="ragft-eval", tests=str(len(results)), failures=str(failures))
-    ts = ET.SubElement(root, "testsuite", name=suite, tests=str(len(results)), failures=str(failures), errors="0")
+    ts = ET.SubElement(root, "testsuite", name=suite, tests=str(len(results)), failures=str(failures), errors="0",
+                       skipped=str(skipped))  # fmt: skip
     ET.SubElement(ET.SubElement(ts, "properties"), "property", name="run_id", value=run_id)
     for g in results:
         tc = ET.SubElement(ts, "testcase", classname=f"ragft_eval.{suite}", name=gate_test_name(g))
         if not g.passed:
             failure = ET.SubElement(tc, "failure", message=g.message[:500], type=g.kind)
             failure.text = failure_text(g)
+        elif g.skipped:
+            ET.SubElement(tc, "skipped", message=g.message[:500])
         else:
             ET.SubElement(tc, "system-out").text = g.message
     ET.indent(root)
@@ -68,7 +72,8 @@ def markdown_summary(summary: RunSummary, results: Sequence[GateResult], *,
              + ", ".join(f"`{n}` {m.golden_set_versions.get(n, '')} `{h[:19]}`" for n, h in m.golden_sets.items()),
              "", "| gate | result | details |", "|---|---|---|"]  # fmt: skip
     for g in results:
-        lines.append(f"| `{_md(gate_test_name(g))}` | {'pass' if g.passed else '**FAIL**'} | {_md(g.message)} |")
+        verdict = "skipped" if g.skipped else ("pass" if g.passed else "**FAIL**")
+        lines.append(f"| `{_md(gate_test_name(g))}` | {verdict} | {_md(g.message)} |")
     for g in failed:
         lines += ["", f"<details><summary>{_md(gate_test_name(g))}</summary>", "", "```", failure_text(g), "```",
                   "</details>"]  # fmt: skip
