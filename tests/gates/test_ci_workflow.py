@@ -24,10 +24,11 @@ N = 150
 def _project(tmp_path: Path) -> None:
     golden(tmp_path / "evals", n=N)
     (tmp_path / "requirements-eval.txt").write_text("# ragft-eval, pinned (installed in this test's venv already)\n")
-    cfg = {"name": "nightly", "golden_sets": ["gs"], "systems": [{"name": "bot", "kind": "replay", "path": "bot.jsonl"}],
-           "metrics": [{"metric": "exact_match"}],
-           "gates": [{"name": "em-holds", "kind": "no_regression", "metric": "exact_match", "system": "bot"}],
-           "store": "../reports/ragft-eval.sqlite", "reports_dir": "../reports", "cache_dir": "../.ragft_cache"}  # fmt: skip
+    bot = {"name": "bot", "kind": "replay", "path": "bot.jsonl"}
+    gate = {"name": "em-holds", "kind": "no_regression", "metric": "exact_match", "system": "bot"}
+    cfg = {"name": "nightly", "golden_sets": ["gs"], "systems": [bot], "metrics": [{"metric": "exact_match"}],
+           "gates": [gate], "store": "../reports/ragft-eval.sqlite", "reports_dir": "../reports",
+           "cache_dir": "../.ragft_cache"}  # fmt: skip
     (tmp_path / "evals" / "nightly.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
 
 

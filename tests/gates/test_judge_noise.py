@@ -95,8 +95,8 @@ def test_judge_noise_passes_and_a_real_drop_of_its_size_fails(tmp_path):
     swing = k / len(factual)
     flips = [m.details["flipped"] for cr in noise.results for m in cr.results if m.status == "scored"]
     print(f"\njudge noise: mean {_mean(base):.3f} (seed 11) vs {_mean(noise):.3f} (seed 97); noise moved {k} of "
-          f"{len(factual)} cases from pass to fail on single verdicts ({swing:.1%}); verdicts flipped across repeats on "
-          f"{sum(flips) / len(flips):.0%} of cases; real drop: {k} answers wrong, mean {_mean(drop):.3f}"
+          f"{len(factual)} cases from pass to fail on single verdicts ({swing:.1%}); verdicts flipped across "
+          f"repeats on {sum(flips) / len(flips):.0%} of cases; real drop: {k} answers wrong, mean {_mean(drop):.3f}"
           f"\n  noise: {noise_verdict.message}\n  drop: {drop_verdict.message}")  # fmt: skip
     assert swing > 0.05, "the judge is noisy: another seed moves cases from pass to fail"
     assert verdicts[noise.run_id].passed, "judge noise alone must not fail the gate"
