@@ -57,7 +57,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     gates = suite_gates(summary)
     print_summary(summary, gates)
     if args.out:
-        write_report(summary, Path(args.out), gates)
+        from .stats.evidence import build_evidence, golden_sets_of
+
+        write_report(summary, Path(args.out), gates, build_evidence(summary, golden_sets_of(summary)))
     return ExitCode.OK
 
 

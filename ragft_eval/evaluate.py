@@ -53,6 +53,7 @@ from .runner import (
 )
 from .runner.manifest import new_run_id
 from .stats import Cell, RunSummary, build_summary
+from .stats.evidence import build_evidence
 from .store import Store, open_store
 from .systems import RunContext
 
@@ -249,7 +250,8 @@ async def run_async(
         observers.on_run_end(RunEnd(run_id=run_id, status="finished", seconds=time.monotonic() - started))
 
     gates = tuple(suite_gates(summary))
-    report_dir = write_report(summary, reports_root / run_id, gates)
+    evidence = build_evidence(summary, golden_sets)
+    report_dir = write_report(summary, reports_root / run_id, gates, evidence)
     return RunResult(summary=summary, gates=gates, report_dir=report_dir)
 
 

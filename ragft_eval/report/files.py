@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..gates import GateResult
 from ..stats import RunSummary
+from ..stats.evidence import Evidence
 from .table import render_terminal, to_csv, to_markdown
 
 
@@ -58,8 +59,10 @@ def print_summary(result: RunSummary, gates: Sequence[GateResult] = ()) -> None:
                     flagged=set(result.flagged_metrics))  # fmt: skip
 
 
-def write_report(result: RunSummary, folder: Path, gates: Sequence[GateResult] = ()) -> Path:
-    """Write ``results.jsonl``, ``table.csv`` and ``table.md`` into ``folder`` and return it."""
+def write_report(result: RunSummary, folder: Path, gates: Sequence[GateResult] = (),
+                 evidence: Evidence | None = None) -> Path:  # fmt: skip
+    """Write ``results.jsonl``, ``table.csv`` and ``table.md`` into ``folder`` (and, given the run's
+    evidence, the self-contained ``report.html`` and the Parquet/CSV exports) and return it."""
     folder.mkdir(parents=True, exist_ok=True)
     headline = result.manifest.suite_config.get("headline")
     with (folder / "results.jsonl").open("w", encoding="utf-8") as f:
@@ -77,4 +80,13 @@ def write_report(result: RunSummary, folder: Path, gates: Sequence[GateResult] =
         ),
         encoding="utf-8",
     )
+    if evidence is not None:
+        from .exports import write_exports
+        from .html import write_html
+
+        write_html(result, folder, gates=gates, comparisons=evidence.comparisons, letters=evidence.letters,
+                   power=evidence.power, attribution=evidence.attribution, latency=evidence.latency,
+                   cost=evidence.cost, decision=evidence.decision, cases=evidence.cases,
+                   tag_cells=evidence.tag_cells)  # fmt: skip
+        write_exports(result, folder, evidence.comparisons)
     return folder

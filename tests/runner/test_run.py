@@ -93,7 +93,8 @@ def test_statuses_and_error_accounting(tmp_path):
     assert (echo.n_scored, echo.mean, echo.ci_low, echo.ci_high) == (8, 1.0, 1.0, 1.0)
     assert result.error_rates == {"echo": (0, 12), "flaky": (6, 12)}
     files = sorted(p.name for p in result.report_dir.iterdir())
-    assert files == ["results.jsonl", "table.csv", "table.md"]
+    assert files == ["comparisons.csv", "comparisons.parquet", "report.html", "results.jsonl", "results.parquet",
+                     "table.csv", "table.md", "table.parquet"]
     md = (result.report_dir / "table.md").read_text()
     assert "| metric | echo | flaky |" in md and "| error rate | 0.0% | 50.0% |" in md
     assert not re.search(r"\bnan\b", md, flags=re.IGNORECASE)

@@ -51,7 +51,7 @@ def test_report_rebuilds_exactly_what_the_run_wrote(tmp_path, capsys):
     result = run(path)
     out = tmp_path / "again"
     assert main(["report", result.run_id, "--store", f"sqlite:///{tmp_path / 's.sqlite'}", "--out", str(out)]) == 0
-    for name in ("results.jsonl", "table.csv", "table.md"):
+    for name in ("results.jsonl", "table.csv", "table.md", "report.html", "comparisons.csv"):
         assert (out / name).read_bytes() == (result.report_dir / name).read_bytes(), name
     assert "error rate above max_error_rate=5% for: baseline" in (out / "table.md").read_text()
     printed = capsys.readouterr().out
