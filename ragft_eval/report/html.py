@@ -147,6 +147,12 @@ def _jsonish(x: Any) -> str:
     return _code(json.dumps(x, sort_keys=True, default=str, ensure_ascii=False))
 
 
+_NO_PAIRS = "the run has fewer than two systems with shared cases"
+_NO_COST = "no system reported a cost (set the models' prices in the suite)"
+_NO_GOLDEN = "the golden sets were not available when this report was written"
+_NO_DECIDE = "the suite states no decide: constraints, so no verdict is given"
+
+
 def _not_computed(what: str, how: str = "") -> str:
     return f'<p class="nc">Not computed: {_e(what)}{(" — " + _e(how)) if how else ""}.</p>'
 
@@ -316,7 +322,7 @@ def _headline(page: _Page, power: Mapping[str, Any] | None) -> str:
 
 def _letters_legend(page: _Page) -> str:
     if page.letters is None:
-        return _not_computed("significance letters", "pass letters=significance_letters(comparisons, systems)")
+        return _not_computed("significance letters", "no paired comparisons were made for this run")
     names = ", ".join(f"<b>{_e(ch)}</b> {_e(s)}" for s, ch in page.letter.items())
     return (
         f'<p class="legend">Significance: each system has a letter ({names}); a cell\'s superscript letters '
@@ -370,7 +376,7 @@ def _slices(page: _Page, power: Mapping[str, Any] | None) -> str:
                      "</details>")  # fmt: skip
     if not parts:
         return _section("slices", "Slices", "<p>No task types.</p>")
-    note = "" if power else _not_computed("power per slice", "pass power=power_by_slice(results, metric=...)")
+    note = "" if power else _not_computed("power per slice", "no headline metric was scored")
     return _section("slices", "Slices: each task type", note + "".join(parts))
 
 
@@ -380,7 +386,7 @@ def _comparisons(page: _Page, comparisons: Sequence[Any]) -> str:
     Rows are terse (no ``</td>``, which HTML does not need) because a demo run has thousands of them."""
     if not comparisons:
         return _section("comparisons", "Paired comparisons",
-                        _not_computed("paired comparisons", "pass comparisons=compare_systems(results)"))  # fmt: skip
+                        _not_computed("paired comparisons", _NO_PAIRS))  # fmt: skip
     by_slice: dict[str, list[Any]] = {}
     for c in comparisons:
         by_slice.setdefault(str(_get(c, "slice")), []).append(c)
@@ -460,7 +466,7 @@ def _judge(page: _Page) -> str:
 
 def _gates(gates: Sequence[GateResult]) -> str:
     if not gates:
-        return _section("gates", "Gates", _not_computed("gates", "pass gates=suite_gates(summary)"))
+        return _section("gates", "Gates", _not_computed("gates", "the suite declares none"))
     rows = "".join(
         f'<tr class="{"pass" if _get(g, "passed") else "fail"}"><td>{_e(_get(g, "name"))}</td>'
         f"<td>{'passed' if _get(g, 'passed') else '<b>FAILED</b>'}</td><td>{_e(_get(g, 'message'))}</td>"
@@ -535,7 +541,7 @@ def _pct_value(p: Any) -> Any:
 def _latency(page: _Page, latency: Any, chart: str) -> str:
     """``LatencyStats`` per system: p50/p95/p99 (``Percentile``: value, CI, reason when not shown)."""
     if latency is None:
-        return _section("latency", "Latency", _not_computed("latency percentiles", "pass latency=latency(results)")
+        return _section("latency", "Latency", _not_computed("latency percentiles", "no system reported latencies")
                         + chart)  # fmt: skip
     rows = []
     for system, rec in _items(latency):
@@ -578,8 +584,7 @@ def _cost_parts(cost: Any) -> dict[str, Any]:
 def _cost(page: _Page, cost: Any, chart: str) -> str:
     parts = _cost_parts(cost)
     if not parts.get("costs"):
-        return _section("cost", "Cost", _not_computed("cost per query", "pass cost={'costs': costs(results), "
-                        "'projections': ..., 'break_evens': ..., 'pareto': ...}") + chart)  # fmt: skip
+        return _section("cost", "Cost", _not_computed("cost per query", _NO_COST) + chart)  # fmt: skip
     projections = dict(_items(parts.get("projections")))
     tokens = dict(_items(parts.get("tokens")))
     front = set(_get(parts.get("pareto"), "front") or ())
@@ -655,7 +660,7 @@ def _attribution(page: _Page, attribution: Any) -> str:
     """``SystemAttribution`` per system: four categories (shares, counts, the cases) and the cases left out."""
     if attribution is None:
         return _section("attribution", "Failure attribution",
-                        _not_computed("failure attribution", "pass attribution=attribute(results, ...)"))  # fmt: skip
+                        _not_computed("failure attribution", _NO_GOLDEN))  # fmt: skip
     rows, details = [], []
     categories = list(_CATEGORY_LABEL)
     threshold = None
@@ -732,8 +737,7 @@ def _check_value(page: _Page, c: Any) -> str:
 def _decision(page: _Page, decision: Any) -> str:
     """``Decision``: the choice, its sentences (each with links to the numbers behind it), the checks."""
     if decision is None:
-        return _section("decision", "Decision", _not_computed("the decision", "pass decision=decide(...); it needs "
-                        "the suite's decide: constraints"))  # fmt: skip
+        return _section("decision", "Decision", _not_computed("the decision", _NO_DECIDE))  # fmt: skip
     choice = _get(decision, "choice")
     metric, slice_name = _get(decision, "primary_metric"), _get(decision, "primary_slice")
     lead = _get(decision, "lead")
@@ -992,7 +996,7 @@ def _browser(data: dict[str, Any]) -> str:
         ""
         if data["hasCases"]
         else _not_computed(
-            "golden-set text (question, golden answer, relevant documents)", "pass cases={(golden_set, id): Case}"
+            "golden-set text (question, golden answer, relevant documents)", _NO_GOLDEN
         )
     )
     body = (f"{note}<p>Filter the cases; click a case to see every system's answer side by side. The filters "
