@@ -11,6 +11,7 @@
     ├── ResumeError                 a run cannot be resumed (unknown id, or the suite/golden set changed)
     ├── ServerError                 a local model server failed to start or died
     └── EndpointError               an OpenAI-compatible endpoint is unreachable or rejects the model
+        └── CircuitOpenError        an endpoint failed too many calls in a row: its other calls fail at once
 
 Per-case failures of a system are *not* raised through the runner: they become a Response with an
 ``error`` and results with status ``error``.  Messages name the parameter, what was expected and
@@ -119,3 +120,8 @@ class ServerError(RagftError):
 
 class EndpointError(RagftError):
     """An OpenAI-compatible endpoint is unreachable or rejects the configured model."""
+
+
+class CircuitOpenError(EndpointError):
+    """An endpoint failed ``breaker_failures`` calls in a row (retries exhausted): the rest of the run's
+    calls to it fail at once, without a request, naming the endpoint and the last failure."""

@@ -2,14 +2,19 @@
 
 from .client import CpuSlots, ModelClient, ModelPool
 from .interface import Api, ChatMessage, Model, ModelRequest, ModelResponse
+from .resilience import AimdLimiter, Breaker, Endpoint, parse_duration, retry_after_s
 from .server import BUILTIN_MODELS, LocalServer, resolve_gguf
-from .spec import LocalServerSpec, ModelSpec
+from .spec import LimitsSpec, LocalServerSpec, ModelSpec, RetrySpec
 
 __all__ = [
     "BUILTIN_MODELS",
+    "AimdLimiter",
     "Api",
+    "Breaker",
     "ChatMessage",
     "CpuSlots",
+    "Endpoint",
+    "LimitsSpec",
     "LocalServer",
     "LocalServerSpec",
     "Model",
@@ -18,5 +23,8 @@ __all__ = [
     "ModelRequest",
     "ModelResponse",
     "ModelSpec",
+    "RetrySpec",
+    "parse_duration",
     "resolve_gguf",
+    "retry_after_s",
 ]

@@ -7,27 +7,51 @@ config and overridable per request.  The API key is read from the environment va
 the config names (never stored).  Latency is measured around the HTTP call only, after the request
 has its turn: a local server takes one request at a time and the wait for that turn is queueing in
 the harness, not the model's latency.
+
+Every request goes through :meth:`ModelClient.call`, and every attempt of it through the model's
+:class:`~ragft_eval.llm.resilience.Endpoint` (limits, AIMD on 429, retries, circuit breaker), shared by
+every client of the same endpoint in a :class:`ModelPool`.  No error that leaves a client carries the
+API key: some gateways echo it in their error bodies, so every message is redacted (:meth:`ModelClient.redact`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import math
 import os
 import time
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 
-from ..errors import ConfigError, EndpointError
+from ..errors import CircuitOpenError, ConfigError, EndpointError
 from . import queueing
 from .interface import Api, ModelRequest, ModelResponse
+from .resilience import CallFailed, Endpoint, MalformedResponse, estimate_tokens
 from .server import LocalServer, resolve_gguf
 from .spec import ModelSpec
 
 LOCAL_API_KEY = "sk-local-no-key"  # llama.cpp needs none, the openai client insists on one
+
+
+def endpoint_key(spec: ModelSpec, lora: Path | None = None) -> str:
+    """What identifies one endpoint for its limits and breaker: ``base_url`` + model id; a local server's
+    alias (and its LoRA adapter: each adapter is a server of its own)."""
+    if spec.local is not None:
+        return f"local:{spec.model}" + (f"+{lora}" if lora else "")
+    return f"{(spec.base_url or '').rstrip('/')} {spec.model}"
+
+
+def new_endpoint(spec: ModelSpec, lora: Path | None = None) -> Endpoint:
+    """The :class:`Endpoint` of a model: its limits (none for a local server) and its retry policy."""
+    name = f"local server {spec.model!r}" if spec.local is not None else f"endpoint {spec.base_url} model {spec.model}"
+    return Endpoint(endpoint_key(spec, lora), name, limits=None if spec.local is not None else spec.limits,
+                    retry=spec.retry_policy)  # fmt: skip
 
 
 class ModelClient:
@@ -44,6 +68,7 @@ class ModelClient:
         base_dir: Path,
         lora: Path | None = None,
         cpu: CpuSlots | None = None,
+        endpoint: Endpoint | None = None,
     ):
         self.name = name
         self.spec = spec
@@ -55,6 +80,9 @@ class ModelClient:
         # A local server serves one request at a time; local servers share the CPU (``cpu``).
         self._turn = asyncio.Semaphore(1) if spec.local is not None else None
         self._cpu = cpu if spec.local is not None else None
+        # shared with every client of the same endpoint when the pool hands one in
+        self.endpoint = endpoint or new_endpoint(spec, lora)
+        self._secrets: tuple[str, ...] = ()
 
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
@@ -91,6 +119,12 @@ class ModelClient:
                     raise ConfigError(
                         f"models.{self.name}.api_key_env: environment variable {self.spec.api_key_env} is not set"
                     )
+        if api_key != LOCAL_API_KEY:
+            raw = api_key.encode()
+            # the key, and its base64 forms (a Basic header echoed back), are redacted from every message
+            self._secrets = (api_key, base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode())
+        # max_retries=0: the endpoint's policy retries (resilience.py), bounded, counted and shared with the
+        # limiter; the SDK's own retries would be invisible to both and multiply the attempts
         self._client = openai.AsyncOpenAI(
             base_url=base_url, api_key=api_key, timeout=self.spec.timeout_s, max_retries=0
         )
@@ -107,11 +141,14 @@ class ModelClient:
                 f"models.{self.name}.base_url: cannot reach {self._client.base_url} ({exc.__cause__ or exc})"
             ) from exc
         except openai.AuthenticationError as exc:
-            raise ConfigError(f"models.{self.name}.api_key_env: the endpoint rejected the key ({exc.message})") from exc
+            # from None: the original error's body may quote the key
+            raise ConfigError(
+                self.redact(f"models.{self.name}.api_key_env: the endpoint rejected the key ({exc.message})")
+            ) from None
         except openai.APIStatusError as exc:
             raise EndpointError(
                 f"models.{self.name}.base_url: {self._client.base_url} answered {exc.status_code}"
-            ) from exc
+            ) from None
         if models and self.spec.model not in models:
             shown = ", ".join(models[:10]) + (" ..." if len(models) > 10 else "")
             raise EndpointError(
@@ -126,14 +163,18 @@ class ModelClient:
             await self._client.completions.create(model=self.spec.model, prompt="ok", max_tokens=1)
         except openai.NotFoundError as exc:
             raise ConfigError(
-                f"models.{self.name}.api: completions, but {self._client.base_url} serves no /v1/completions for "
-                f"{self.spec.model!r} ({exc.status_code}: {exc.message}); set api: chat"
-            ) from exc
+                self.redact(
+                    f"models.{self.name}.api: completions, but {self._client.base_url} serves no /v1/completions for "
+                    f"{self.spec.model!r} ({exc.status_code}: {exc.message}); set api: chat"
+                )
+            ) from None
         except openai.APIStatusError as exc:
             raise EndpointError(
-                f"models.{self.name}.api: the completions check at {self._client.base_url} answered "
-                f"{exc.status_code}: {exc.message}"
-            ) from exc
+                self.redact(
+                    f"models.{self.name}.api: the completions check at {self._client.base_url} answered "
+                    f"{exc.status_code}: {exc.message}"
+                )
+            ) from None
 
     async def close(self) -> None:
         if self._client is not None:
@@ -210,40 +251,97 @@ class ModelClient:
                 kwargs["logprobs"] = True
         return kwargs
 
+    def redact(self, text: str) -> str:
+        """``text`` with the API key (and its base64 forms) replaced by ``***``: the one redaction of every
+        message that leaves the client."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
     async def call(self, request: ModelRequest) -> ModelResponse:
-        """Send one request to its endpoint and return what came back (the one way the harness calls a model)."""
+        """Send one request to its endpoint and return what came back (the one way the harness calls a model).
+
+        Every attempt goes through the endpoint's limits and retry policy (:meth:`Endpoint.call`); the
+        response records how many attempts it took.  A call that fails for good raises the ``openai``
+        error of its last attempt (``RateLimitError``, ``InternalServerError``, ``APITimeoutError``...) or
+        an :class:`EndpointError`, whose message says how many attempts failed and why, with the key
+        redacted; an endpoint given up on raises :class:`CircuitOpenError` without sending anything.
+        """
         if self._client is None:
             raise EndpointError(f"model {self.name!r} is not started")
         kwargs = self._kwargs(request)
         endpoint = self._client.completions if request.api == "completions" else self._client.chat.completions
-        async with self.turn():
-            t0 = time.perf_counter()
-            try:
-                r = await endpoint.create(**kwargs)
-            except (openai.APIConnectionError, openai.APITimeoutError) as exc:
-                raise await self._dead_server_error(exc) from exc
-            latency = time.perf_counter() - t0
-        choice = r.choices[0]
-        lps: tuple[float, ...] | None = None
-        if request.api == "completions":
-            text = choice.text or ""
-            if request.logprobs and choice.logprobs is not None and choice.logprobs.token_logprobs is not None:
-                lps = tuple(float(x) for x in choice.logprobs.token_logprobs if x is not None)
-        else:
-            text = choice.message.content or ""
-            if request.logprobs and choice.logprobs is not None and choice.logprobs.content is not None:
-                lps = tuple(float(t.logprob) for t in choice.logprobs.content)
-        usage = r.usage
+
+        async def send(timeout: float | None) -> ModelResponse:
+            async with self.turn():
+                t0 = time.perf_counter()
+                try:
+                    r = await endpoint.create(**kwargs, timeout=min(self.spec.timeout_s, timeout or math.inf))
+                except openai.APIConnectionError as exc:  # timeouts too
+                    dead = await self._dead_server_error(exc) if self.server is not None else exc
+                    if dead is exc:
+                        raise
+                    raise dead from exc
+                latency = time.perf_counter() - t0
+            return self._response(request, r, latency)
+
+        try:
+            done = await self.endpoint.call(send, tokens=estimate_tokens(request, kwargs["max_tokens"]),
+                                            redact=self.redact)  # fmt: skip
+        except CallFailed as failed:
+            raise self._outbound(failed) from None  # the original errors may quote the key
+        except CircuitOpenError:
+            raise  # its message was redacted when the breaker opened
+        except Exception as exc:
+            if self.redact(str(exc)) != str(exc):
+                raise EndpointError(self.redact(f"{type(exc).__name__}: {exc}")) from None
+            raise
+        return done.value.model_copy(update={"attempts": done.attempts, "retried": done.retried})
+
+    def _response(self, request: ModelRequest, r: Any, latency: float) -> ModelResponse:
+        """The :class:`ModelResponse` of a 200; :class:`MalformedResponse` when the body is not a valid
+        completion (no choices, or not an object at all: the ``openai`` client returns a non-JSON body as
+        a string), a transport failure that is retried."""
+        try:
+            choice = r.choices[0]
+            lps: tuple[float, ...] | None = None
+            if request.api == "completions":
+                text = choice.text or ""
+                if request.logprobs and choice.logprobs is not None and choice.logprobs.token_logprobs is not None:
+                    lps = tuple(float(x) for x in choice.logprobs.token_logprobs if x is not None)
+            else:
+                text = choice.message.content or ""
+                if request.logprobs and choice.logprobs is not None and choice.logprobs.content is not None:
+                    lps = tuple(float(t.logprob) for t in choice.logprobs.content)
+        except (AttributeError, IndexError, KeyError, TypeError) as exc:
+            raise MalformedResponse(f"no completion choice in a {type(r).__name__}") from exc
+        usage = getattr(r, "usage", None)
         return ModelResponse(
             text=text,
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
             latency_s=latency,
-            finish_reason=choice.finish_reason,
+            finish_reason=getattr(choice, "finish_reason", None),
             token_logprobs=lps,
             served_model=getattr(r, "model", None) or None,
             system_fingerprint=getattr(r, "system_fingerprint", None) or None,
         )
+
+    def _outbound(self, failed: CallFailed) -> Exception:
+        """The error a failed call raises: the last attempt's ``openai`` error type (judges and ragas tell
+        an endpoint failure from a parse failure by it), with the attempts in its message, redacted, and
+        none of the original's request (its headers hold the key) or body."""
+        message = self.redact(failed.describe())
+        last = failed.last.exc
+        if isinstance(last, openai.APIStatusError | openai.APIConnectionError):
+            request = httpx.Request(last.request.method, last.request.url)
+            if isinstance(last, openai.APIStatusError):
+                return type(last)(message, response=httpx.Response(last.status_code, request=request), body=None)
+            out = openai.APITimeoutError(request) if isinstance(last, openai.APITimeoutError) else (
+                openai.APIConnectionError(message=message, request=request))  # fmt: skip
+            out.message, out.args = message, (message,)
+            return out
+        return EndpointError(message)
 
     async def complete(self, prompt: str, **request: Any) -> ModelResponse:
         """A text completion (``/v1/completions``), the right call for a base model without a chat template."""
@@ -288,14 +386,41 @@ class CpuSlots:
 
 
 class ModelPool:
-    """The suite's models, started on first use (one server per local model) and all closed at the end."""
+    """The suite's models, started on first use (one server per local model) and all closed at the end.
+
+    It holds one :class:`Endpoint` per endpoint (:func:`endpoint_key`), shared by every client on it: two
+    models (a system's and the judge's) with the same ``base_url`` and model id share one limit, one rate
+    budget and one breaker, as the provider counts them together.
+    """
 
     def __init__(self, specs: dict[str, ModelSpec], *, base_dir: Path, cpu_slots: int | None = None):
         self.specs = dict(specs)
         self.base_dir = base_dir
         self.cpu = CpuSlots(cpu_slots) if cpu_slots else CpuSlots.for_machine(self.specs.values())
         self._clients: dict[str, ModelClient] = {}
+        self.endpoints: dict[str, Endpoint] = {}
+        self._endpoint_of: dict[str, str] = {}  # endpoint key -> the first model that made it
         self._lock = asyncio.Lock()
+
+    def endpoint(self, name: str, lora: Path | None = None) -> Endpoint:
+        """The shared :class:`Endpoint` of model ``name``; models on one endpoint must agree on its settings."""
+        spec = self.specs[name]
+        key = endpoint_key(spec, lora)
+        if key not in self.endpoints:
+            self.endpoints[key] = new_endpoint(spec, lora)
+            self._endpoint_of[key] = name
+        first = self._endpoint_of[key]
+        other = self.specs[first]
+        if (other.limits, other.retry_policy) != (spec.limits, spec.retry_policy):
+            raise ConfigError(
+                f"models.{name}: shares its endpoint ({spec.base_url}, model {spec.model!r}) with models.{first}, "
+                "whose limits/retry differ; one endpoint has one set of limits: give both the same"
+            )
+        return self.endpoints[key]
+
+    def endpoint_summaries(self) -> list[dict[str, Any]]:
+        """What the run did to each endpoint (calls, attempts, breaker, the limit over time), for the run log."""
+        return [e.summary() for e in self.endpoints.values()]
 
     async def get(self, name: str, *, lora: Path | None = None) -> ModelClient:
         """The started client for model ``name`` (with ``lora``: a separate server serving that adapter)."""
@@ -304,7 +429,8 @@ class ModelPool:
             if key not in self._clients:
                 if name not in self.specs:
                     raise ConfigError(f"model: unknown model {name!r}; defined models: {sorted(self.specs)}")
-                client = ModelClient(name, self.specs[name], base_dir=self.base_dir, lora=lora, cpu=self.cpu)
+                client = ModelClient(name, self.specs[name], base_dir=self.base_dir, lora=lora, cpu=self.cpu,
+                                     endpoint=self.endpoint(name, lora))  # fmt: skip
                 try:
                     await client.start()
                 except BaseException:

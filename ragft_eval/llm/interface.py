@@ -91,6 +91,9 @@ class ModelResponse(_Record):
     token_logprobs: tuple[float, ...] | None = None
     served_model: str | None = None
     system_fingerprint: str | None = None
+    # how many HTTP attempts the call took, and the short reason of each failed one ("429", "timeout"...)
+    attempts: int = Field(default=1, ge=1)
+    retried: tuple[str, ...] = ()
 
     @property
     def mean_logprob(self) -> float | None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 
 class _Spec(BaseModel):
@@ -21,6 +21,45 @@ class LocalServerSpec(_Spec):
     lora: str | None = None
     finetune: str | None = None
     startup_timeout_s: float = Field(default=120, gt=0)
+
+
+class LimitsSpec(_Spec):
+    """How hard the harness may press one remote endpoint (``models.<name>.limits``).
+
+    ``concurrency`` caps the requests in flight at once; on a 429 the endpoint's limit halves and climbs
+    back towards the cap (:class:`~ragft_eval.llm.resilience.AimdLimiter`).  ``rpm`` and ``tpm`` cap
+    requests and tokens per minute (a request's tokens are *estimated* before it is sent: prompt
+    characters / 4 + ``max_tokens``).  No rate caps by default: a hosted API's limits depend on the
+    account's tier, and its 429s with their reset headers pace the run without them.  Every system and
+    judge on the same endpoint (``base_url`` + ``model``) shares one set of limits.
+    """
+
+    concurrency: int = Field(default=16, ge=1)
+    rpm: float | None = Field(default=None, gt=0)
+    tpm: float | None = Field(default=None, gt=0)
+
+
+class RetrySpec(_Spec):
+    """How a failed call is retried (``models.<name>.retry``), and when an endpoint is given up on.
+
+    A 429, a 5xx, a timeout, a dropped connection or a body that is not a valid API response is retried
+    with jittered exponential backoff (``backoff_s`` doubling up to ``max_backoff_s``, or longer when the
+    endpoint says when to come back), at most ``max_attempts`` times and ``deadline_s`` seconds of
+    attempts and backoff per call (waits for the endpoint's limits excluded).  Other 4xx answers are
+    attempted once.  After ``breaker_failures`` consecutive failed calls the endpoint's remaining calls
+    fail at once (``None``: never).
+    """
+
+    max_attempts: int = Field(default=6, ge=1)
+    deadline_s: float = Field(default=300, gt=0)
+    backoff_s: float = Field(default=0.25, gt=0)
+    max_backoff_s: float = Field(default=30, gt=0)
+    breaker_failures: int | None = Field(default=10, ge=1)
+
+
+# A local server keeps the behaviour it had before retries existed: one attempt (a request that timed
+# out is still being generated, so a retry would only queue behind it) and no breaker.
+LOCAL_RETRY = RetrySpec(max_attempts=1, breaker_failures=None)
 
 
 class ModelSpec(_Spec):
@@ -44,6 +83,8 @@ class ModelSpec(_Spec):
     seed: int = 0
     usd_per_1k_prompt_tokens: float = Field(default=0.0, ge=0)
     usd_per_1k_completion_tokens: float = Field(default=0.0, ge=0)
+    limits: LimitsSpec = Field(default_factory=LimitsSpec)
+    retry: RetrySpec = Field(default_factory=RetrySpec)
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSpec:
@@ -51,7 +92,28 @@ class ModelSpec(_Spec):
             raise ValueError("give exactly one of base_url (a remote endpoint) or local (a llama.cpp server)")
         if self.api_key_env is not None and not self.api_key_env.replace("_", "").isalnum():
             raise ValueError(f"api_key_env names an environment variable, got {self.api_key_env!r}")
+        if self.local is not None and "limits" in self.model_fields_set:
+            raise ValueError("limits are for remote endpoints: a local server answers one request at a time "
+                             "(and shares the CPU slots) and needs no rate caps")  # fmt: skip
         return self
+
+    @model_serializer(mode="wrap")
+    def _omit_default_call_policy(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # limits and retry say how the endpoint is called, not what it answers: left out of the dump at
+        # their defaults, so the config hash of every suite written before them is unchanged
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in ("limits", "retry"):
+                if key in data and getattr(self, key) == type(self).model_fields[key].default_factory():
+                    del data[key]
+        return data
+
+    @property
+    def retry_policy(self) -> RetrySpec:
+        """``retry`` as configured; a local server without one keeps a single attempt (:data:`LOCAL_RETRY`)."""
+        if self.local is not None and "retry" not in self.model_fields_set:
+            return LOCAL_RETRY
+        return self.retry
 
     @property
     def endpoint_api(self) -> Literal["chat", "completions"]:

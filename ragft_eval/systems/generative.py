@@ -194,7 +194,9 @@ class GenerativeSystem(BaseSystem):
         request, prefix = self.request(case, passages)
         out = await self._client.call(request)
         answer = (prefix + out.text).strip()
-        extra: dict[str, Any] = {"finish_reason": out.finish_reason}
+        extra: dict[str, Any] = {"finish_reason": out.finish_reason, "attempts": out.attempts}
+        if out.retried:  # the short reasons of the failed attempts ("429", "timeout"...)
+            extra["retried"] = list(out.retried)
         if self.uses_retriever:
             extra["context_doc_ids"] = context_docs
         if self.logprobs:
