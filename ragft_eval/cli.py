@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from .errors import InputError, RagftError
+from .errors import InputError, RagftError, RunStopped
 from .exit_codes import ExitCode
 
 
@@ -37,6 +37,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         store=args.store,
         reports_dir=args.reports,
         progress=not args.no_progress,
+        cache=args.cache,
+        max_cost=args.max_cost,
     )
     print_summary(result.summary, result.gates)
     Console().print(Text(f"report: {result.report_dir}"))
@@ -353,6 +355,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", help="run store: sqlite:///PATH or a path (default: the suite's store)")
     p.add_argument("--reports", help="folder for reports/<run_id>/ (default: the suite's reports_dir)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--cache", choices=["read_write", "read", "write", "off"],
+                   help="the model-call cache policy for systems and judge (default: the suite's cache:)")  # fmt: skip
+    p.add_argument("--max-cost", type=float, metavar="USD",
+                   help="stop before a call would take the spend over USD (resume with a higher cap)")  # fmt: skip
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("report", help="print the table of a stored run")
@@ -464,6 +470,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return int(args.func(args))
+    except RunStopped as exc:
+        say(exc)
+        return exc.exit_code
     except InputError as exc:
         say(exc)
         return ExitCode.INPUT

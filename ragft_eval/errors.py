@@ -10,10 +10,14 @@
     │   └── LeakageError            a train input also appears in an evaluated split
     ├── ResumeError                 a run cannot be resumed (unknown id, or the suite/golden set changed)
     ├── ServerError                 a local model server failed to start or died
+    ├── RunStopped                  the run stopped itself before it finished; what finished is kept (resume)
+    │   └── BudgetExceeded          the next call would take the projected spend over --max-cost
     └── EndpointError               an OpenAI-compatible endpoint is unreachable or rejects the model
         └── CircuitOpenError        an endpoint failed too many calls in a row: its other calls fail at once
 
-Per-case failures of a system are *not* raised through the runner: they become a Response with an
+:class:`RunStopped` is the one exception a case lets through: it stops the whole run (no new case starts,
+the cases in flight finish), and the CLI exits with its own code.  Per-case failures of a system are
+*not* raised through the runner: they become a Response with an
 ``error`` and results with status ``error``.  Messages name the parameter, what was expected and
 what came, and where a file is involved, the file and line.
 """
@@ -125,3 +129,15 @@ class EndpointError(RagftError):
 class CircuitOpenError(EndpointError):
     """An endpoint failed ``breaker_failures`` calls in a row (retries exhausted): the rest of the run's
     calls to it fail at once, without a request, naming the endpoint and the last failure."""
+
+
+class RunStopped(RagftError):
+    """The run stopped itself before it finished (what finished is stored; ``--resume`` continues it)."""
+
+    exit_code: int = 1
+
+
+class BudgetExceeded(RunStopped):
+    """The next model call would take the run's projected spend over its ``--max-cost`` cap."""
+
+    exit_code = 4

@@ -29,6 +29,8 @@ from .golden import GoldenSet, load_golden_set
 from .judges import Judge, JudgeClient
 from .judges.calibration import judge_identity
 from .llm import ModelPool
+from .llm.budget import Budget
+from .llm.cache import CacheSpec, CallCache
 from .metrics import Metric, PairMetric, ScoreContext, build_metrics, is_pairwise, score_pair, score_response
 from .records import CaseResult, Response, RunManifest
 from .report import write_report
@@ -102,6 +104,19 @@ class RunResult:
         return self.summary.table_frame()
 
 
+def stored_spend(results: Sequence[CaseResult], judge: Judge | None) -> float:
+    """What a run's stored results cost: the systems' reported costs, and the judge's calls at its price."""
+    from .stats import judge_calls
+
+    spent = sum(cr.response.cost_usd or 0.0 for cr in results)
+    if judge is not None:
+        for cr in results:
+            for m in cr.results:
+                for _, prompt, completion in judge_calls(m):
+                    spent += judge.client.cost(prompt, completion) or 0.0
+    return spent
+
+
 async def _score_pairwise(
     db: Store,
     run_id: str,
@@ -158,12 +173,17 @@ async def run_async(
     models: ModelPool | None = None,
     judge: Judge | None = None,
     now: Callable[[], datetime] | None = None,
+    cache: str | None = None,
+    max_cost: float | None = None,
 ) -> RunResult:
     """Run a suite (a :class:`Suite` or the path of its YAML) and return its results.
 
     ``store`` is a store URL or path (default: the suite's ``store``).  ``hooks`` follow the run
     (``progress=True`` adds the terminal progress bar).  ``models`` and ``judge`` supply a started model
     pool or judge instead of the suite's (the caller closes them); ``now`` is the run's clock.
+    ``cache`` overrides the suite's cache policy for both roles (``read_write``, ``read``, ``write``,
+    ``off``); ``max_cost`` caps the run's spend in dollars (a resumed run counts what it spent before):
+    a call that would go over it stops the run with :class:`~ragft_eval.errors.BudgetExceeded`.
     """
     if not isinstance(suite, Suite):
         suite = load_suite(suite)
@@ -187,14 +207,18 @@ async def run_async(
     reports_root = Path(reports_dir) if reports_dir else suite.resolve(suite.reports_dir)
     observers = Hooks([*([ProgressHook()] if progress else []), *hooks])
 
+    spec = suite.cache if cache is None else CacheSpec.model_validate(cache).model_copy(update={"dir": suite.cache.dir})
+    budget = Budget(cap_usd=max_cost) if max_cost is not None else None
     async with contextlib.AsyncExitStack() as stack:
         if models is None:
-            models = ModelPool(suite.models, base_dir=suite.base_dir)
+            calls = None if spec.systems == spec.judge == "off" else CallCache(suite.resolve(spec.dir))
+            models = ModelPool(suite.models, base_dir=suite.base_dir, cache=calls, budget=budget,
+                               cache_policy={"systems": spec.systems, "judge": spec.judge})  # fmt: skip
             stack.push_async_callback(models.close)
         retrievers = RetrieverPool(suite.retrievers, cache_dir=cache_dir)
         if judge is None and any(m.needs_judge for m in metrics):
-            spec = suite.judge_spec()
-            judge = JudgeClient(await models.get(spec.model), spec)
+            judge_spec = suite.judge_spec()
+            judge = JudgeClient(await models.get(judge_spec.model, role="judge"), judge_spec)
         ctx = RunContext(base_dir=suite.base_dir, golden_sets=golden_sets, cache_dir=cache_dir, models=models,
                          retrievers=retrievers)  # fmt: skip
         for system in built.values():
@@ -215,6 +239,8 @@ async def run_async(
                 raise ResumeError(f"cannot resume run {resume!r}: changed since it started: {', '.join(changed)}")
             manifest, done = stored, db.finished(resume)
             db.set_status(resume, "running")
+            if budget is not None:  # what the run spent before it stopped counts against the cap
+                budget.spent_usd = stored_spend(list(db.results(resume)), judge)
         else:
             db.create_run(manifest)
         run_id = manifest.run_id

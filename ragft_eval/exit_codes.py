@@ -7,6 +7,7 @@ code   name          meaning
 1      FAILURE       the run could not be made: a server would not start, an endpoint is down...
 2      INPUT         invalid input: the message names the file, line and field
 3      ERROR_RATE    a system's error rate is above the suite's ``max_error_rate``
+4      BUDGET_STOP   ``--max-cost``: the next call would have gone over the cap; what finished is stored
 6      GATE_FAILED   ``ragft-eval gate``: a gate failed (the run itself was made)
 130    INTERRUPTED   stopped by Ctrl-C or SIGTERM (what finished is in the store; ``--resume``)
 =====  ============  ============================================================================
@@ -22,5 +23,6 @@ class ExitCode(IntEnum):
     FAILURE = 1
     INPUT = 2
     ERROR_RATE = 3
+    BUDGET_STOP = 4
     GATE_FAILED = 6
     INTERRUPTED = 130

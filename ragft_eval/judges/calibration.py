@@ -121,7 +121,7 @@ def judge_identity(judge: Judge) -> str:
 def identity_of(described: dict[str, Any]) -> str:
     """:func:`judge_identity` from a judge's ``describe()`` (as stored in a run manifest)."""
     spec = {k: v for k, v in described["spec"].items() if k not in ("repeats", "seed")}
-    model = dict(described["model"])
+    model = {k: v for k, v in described["model"].items() if k != "price"}  # what a call costs is no verdict
     # no effect on verdicts: how long to wait, how requests share the CPU, how the server is launched
     model["sampling"] = {k: v for k, v in model["sampling"].items() if k != "timeout_s"}
     if "local" in model:

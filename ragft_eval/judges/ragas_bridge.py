@@ -16,7 +16,7 @@ from typing import Any
 
 import openai
 
-from ..errors import EndpointError
+from ..errors import EndpointError, RunStopped
 from ..llm import Model, ModelRequest
 
 # openai arguments instructor sends in JSON modes that map onto a ModelRequest; anything else is refused
@@ -31,6 +31,7 @@ class CallTally:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     unreported: int = 0  # calls whose usage the endpoint did not report
+    stopped: Exception | None = None  # the run stopped itself (a budget cap) during a call
     failures: int = 0
     last_failure: str | None = None
 
@@ -70,6 +71,10 @@ def ragas_llm(model: Model, *, temperature: float, max_tokens: int) -> Any:
         tally = TALLY.get()
         try:
             out = await model.call(request_from_openai(kwargs))
+        except RunStopped as exc:  # ragas and instructor must not swallow it: the scorer re-raises it
+            if tally is not None:
+                tally.stopped = exc
+            raise
         except (openai.OpenAIError, EndpointError, OSError) as exc:  # the endpoint failed, not the parse
             if tally is not None:
                 tally.failures += 1

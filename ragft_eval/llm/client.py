@@ -22,7 +22,7 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +188,7 @@ class ModelClient:
         out: dict[str, Any] = {
             "model": self.spec.model,
             "api": self.api,
+            "price": price.model_dump(mode="json") if (price := self.spec.resolved_price) else None,
             "base_url": self.spec.base_url,
             "api_key_env": self.spec.api_key_env,
             "sampling": {"temperature": self.spec.temperature, "max_tokens": self.spec.max_tokens,
@@ -213,11 +214,15 @@ class ModelClient:
             )
         return exc
 
-    def cost(self, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
-        if prompt_tokens is None and completion_tokens is None:
+    def cost(self, prompt_tokens: int | None, completion_tokens: int | None, *, latency_s: float | None = None,
+             cached_tokens: int | None = None) -> float | None:  # fmt: skip
+        """The call's cost in dollars from the model's price (:attr:`ModelSpec.resolved_price`); None when
+        the model is not priced or what it is priced by was not reported."""
+        price = self.spec.resolved_price
+        if price is None:
             return None
-        return ((prompt_tokens or 0) * self.spec.usd_per_1k_prompt_tokens
-                + (completion_tokens or 0) * self.spec.usd_per_1k_completion_tokens) / 1000  # fmt: skip
+        return price.cost(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, seconds=latency_s,
+                          cached_tokens=cached_tokens)  # fmt: skip
 
     def _kwargs(self, request: ModelRequest) -> dict[str, Any]:
         """The ``openai`` call's arguments: the request's fields, the model's config for what it leaves out."""
@@ -393,9 +398,23 @@ class ModelPool:
     budget and one breaker, as the provider counts them together.
     """
 
-    def __init__(self, specs: dict[str, ModelSpec], *, base_dir: Path, cpu_slots: int | None = None):
+    def __init__(
+        self,
+        specs: dict[str, ModelSpec],
+        *,
+        base_dir: Path,
+        cpu_slots: int | None = None,
+        cache: Any = None,
+        cache_policy: Mapping[str, str] | None = None,
+        budget: Any = None,
+    ):
+        """``cache`` (a :class:`~ragft_eval.llm.cache.CallCache`), ``cache_policy`` (role -> policy) and
+        ``budget`` (a :class:`~ragft_eval.llm.budget.Budget`) wrap every role's calls (:mod:`.roles`)."""
         self.specs = dict(specs)
         self.base_dir = base_dir
+        self.cache = cache
+        self.cache_policy = dict(cache_policy or {"systems": "read_write", "judge": "read_write"})
+        self.budget = budget
         self.cpu = CpuSlots(cpu_slots) if cpu_slots else CpuSlots.for_machine(self.specs.values())
         self._clients: dict[str, ModelClient] = {}
         self.endpoints: dict[str, Endpoint] = {}
@@ -422,7 +441,18 @@ class ModelPool:
         """What the run did to each endpoint (calls, attempts, breaker, the limit over time), for the run log."""
         return [e.summary() for e in self.endpoints.values()]
 
-    async def get(self, name: str, *, lora: Path | None = None) -> ModelClient:
+    async def get(self, name: str, *, lora: Path | None = None, role: str = "systems") -> Any:
+        """Model ``name`` as ``role`` uses it (``systems`` or ``judge``): the started shared client (with
+        ``lora``: a separate server serving that adapter), through the run's cache and budget."""
+        client = await self.client(name, lora=lora)
+        if self.cache is None and self.budget is None:
+            return client
+        from .roles import RoleModel
+
+        return RoleModel(client, role, cache=self.cache, policy=self.cache_policy.get(role, "read_write"),
+                         budget=self.budget)  # fmt: skip
+
+    async def client(self, name: str, *, lora: Path | None = None) -> ModelClient:
         """The started client for model ``name`` (with ``lora``: a separate server serving that adapter)."""
         key = f"{name}+{lora}" if lora else name
         async with self._lock:
@@ -443,3 +473,5 @@ class ModelPool:
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.close()
+        if self.cache is not None:
+            self.cache.close()

@@ -94,6 +94,8 @@ class ModelResponse(_Record):
     # how many HTTP attempts the call took, and the short reason of each failed one ("429", "timeout"...)
     attempts: int = Field(default=1, ge=1)
     retried: tuple[str, ...] = ()
+    # replayed from the call cache: latency and usage are the original call's, and it cost nothing now
+    cached: bool = False
 
     @property
     def mean_logprob(self) -> float | None:

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
+from .prices import Price, lookup
+
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -81,8 +83,11 @@ class ModelSpec(_Spec):
     temperature: float = Field(default=0.0, ge=0)
     stop: tuple[str, ...] = ("\n\n", "\nQuestion:", "<end_of_turn>")
     seed: int = 0
-    usd_per_1k_prompt_tokens: float = Field(default=0.0, ge=0)
-    usd_per_1k_completion_tokens: float = Field(default=0.0, ge=0)
+    # what a call costs: ``price`` (per 1M tokens, or usd_per_hour for a local model's machine), else the
+    # older per-1k settings, else the dated table of llm.prices for a hosted model id; else not priced
+    price: Price | None = None
+    usd_per_1k_prompt_tokens: float | None = Field(default=None, ge=0)
+    usd_per_1k_completion_tokens: float | None = Field(default=None, ge=0)
     limits: LimitsSpec = Field(default_factory=LimitsSpec)
     retry: RetrySpec = Field(default_factory=RetrySpec)
 
@@ -114,6 +119,16 @@ class ModelSpec(_Spec):
         if self.local is not None and "retry" not in self.model_fields_set:
             return LOCAL_RETRY
         return self.retry
+
+    @property
+    def resolved_price(self) -> Price | None:
+        """The price of this model's calls (None: not priced, so its cost is unknown, never 0)."""
+        if self.price is not None:
+            return self.price
+        if self.usd_per_1k_prompt_tokens is not None or self.usd_per_1k_completion_tokens is not None:
+            return Price(input_per_1m=(self.usd_per_1k_prompt_tokens or 0.0) * 1000,
+                         output_per_1m=(self.usd_per_1k_completion_tokens or 0.0) * 1000)  # fmt: skip
+        return lookup(self.model) if self.local is None else None
 
     @property
     def endpoint_api(self) -> Literal["chat", "completions"]:

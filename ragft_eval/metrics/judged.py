@@ -186,6 +186,8 @@ class Faithfulness(JudgedMetric):
                 user_input=case.question, response=answer, retrieved_contexts=[response.context]
             )
         except Exception as exc:  # instructor retries exhausted, truncated JSON, endpoint down
+            if tally.stopped is not None:
+                raise tally.stopped from exc
             calls = tally.as_details()
             if tally.failures:
                 reason = f"judge error: ragas faithfulness: judge endpoint failed: {tally.last_failure}"

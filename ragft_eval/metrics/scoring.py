@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..errors import RunStopped
 from ..records import Case, MetricResult, Response
 from ._base import Metric, PairMetric, ScoreContext, not_recorded_reason
 
@@ -78,6 +79,8 @@ async def score_response(
             continue
         try:
             out.append(await metric.score(case, response, ctx))
+        except RunStopped:
+            raise
         except Exception as exc:  # the scorer failed, not the system: not counted against it
             out.append(_scorer_error(metric, exc))
     return out
@@ -99,6 +102,8 @@ async def score_pair(
     assert baseline is not None
     try:
         return await metric.score_pair(case, response, baseline, ctx)
+    except RunStopped:
+        raise
     except Exception as exc:  # the scorer failed, not the system
         return _scorer_error(metric, exc)
 

@@ -12,6 +12,7 @@ import asyncio
 import time
 
 from ..answers import extract_json
+from ..errors import RunStopped
 from ..llm import queueing
 from ..prompts import expects_json
 from ..records import Case, ErrorInfo, Response
@@ -45,6 +46,8 @@ async def answer_case(system: System, case: Case, timeout_s: float) -> Response:
                 return _with_json(case, task.result())
     except asyncio.CancelledError:
         task.cancel()
+        raise
+    except RunStopped:  # the run stops (a budget cap): not the system's failure, and not this case's
         raise
     except Exception as exc:  # a per-case failure of the system: recorded, never raised
         return _failed(system, case, ErrorInfo(type=type(exc).__name__, message=str(exc)[:2000]))

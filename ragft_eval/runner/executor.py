@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
 
+from ..errors import RunStopped
 from ..records import Response
 from .answering import answer_case
 from .plan import Plan, WorkItem
@@ -27,7 +28,9 @@ class Executor(Protocol):
 
 class LocalExecutor:
     """In-process asyncio: at most ``concurrency`` cases in flight per system, fewer where a system says
-    it takes fewer (``max_concurrency``: one for a local server, which answers one request at a time)."""
+    it takes fewer (``max_concurrency``: one for a local server, which answers one request at a time).
+    When a case raises :class:`~ragft_eval.errors.RunStopped` (a budget cap), no further case starts, the
+    cases in flight finish and are stored, and the stop is raised once they have."""
 
     def __init__(self, *, concurrency: int):
         if concurrency < 1:
@@ -43,9 +46,18 @@ class LocalExecutor:
             for name, system in plan.systems.items()
         }
 
+        stopped: list[RunStopped] = []
+
         async def one(item: WorkItem) -> None:
             async with limits[item.system]:
-                response = await answer_case(plan.systems[item.system], item.case, timeout_s)
-            await finish(item, response)
+                if stopped:  # the run stopped itself: no new case starts; the ones in flight finish
+                    return
+                try:
+                    response = await answer_case(plan.systems[item.system], item.case, timeout_s)
+                    await finish(item, response)
+                except RunStopped as exc:
+                    stopped.append(exc)
 
         await asyncio.gather(*(one(item) for item in plan.items))
+        if stopped:
+            raise stopped[0]

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ..errors import SuiteConfigError, validation_problems
 from ..hashing import content_hash
 from ..judges import JudgeSpec
+from ..llm.cache import CacheSpec
 from ..llm.spec import ModelSpec
 from ..retrieval.spec import RetrieverSpec
 
@@ -184,6 +185,7 @@ class Suite(_Spec):
     attribution: AttributionSpec = AttributionSpec()
     # gates: validated by ragft_eval.gates (which sits above the runner); kept here as written
     gates: tuple[dict[str, Any], ...] | None = None
+    cache: CacheSpec = CacheSpec()
 
     # where the file was; not part of the config's hash
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -18,7 +18,7 @@ from ..records import Case
 from ..runner.suite import Suite
 from .aggregate import Cell, headline_metrics
 from .attribution import SystemAttribution, attribute
-from .cost import CostStats, LatencyStats, break_evens, costs, latency, pareto_front, project, tokens
+from .cost import LatencyStats, break_evens, costs, latency, pareto_front, project, tokens
 from .decision import Decision, cell_slice, decide, tag_cells
 from .significance import Comparison, compare_systems, power_by_slice, significance_letters
 from .summary import RunSummary

@@ -195,6 +195,8 @@ class GenerativeSystem(BaseSystem):
         out = await self._client.call(request)
         answer = (prefix + out.text).strip()
         extra: dict[str, Any] = {"finish_reason": out.finish_reason, "attempts": out.attempts}
+        if out.cached:  # replayed from the call cache: latency, usage and cost are the original call's
+            extra["cached"] = True
         if out.retried:  # the short reasons of the failed attempts ("429", "timeout"...)
             extra["retried"] = list(out.retried)
         if self.uses_retriever:
@@ -206,7 +208,7 @@ class GenerativeSystem(BaseSystem):
             answer=answer,
             usage=Usage(prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens, calls=1),
             latency_s=out.latency_s,
-            cost_usd=self._client.cost(out.prompt_tokens, out.completion_tokens),
+            cost_usd=self._client.cost(out.prompt_tokens, out.completion_tokens, latency_s=out.latency_s),
             extra=extra,
             **{**fields, "model": out.identity(self.model, self._client.spec.model)},
         )
