@@ -25,6 +25,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .evaluate import run
     from .report import print_summary
 
+    if args.dry_run:
+        import asyncio
+
+        from .dry_run import dry_run
+        from .runner import Selection, load_suite
+
+        suite = load_suite(args.suite)
+        selection = Selection(systems=tuple(args.systems) if args.systems else None,
+                              split=tuple(args.split) if args.split else suite.split,
+                              tags=tuple(args.tags) if args.tags else suite.tags, limit=args.limit,
+                              sample=args.sample, seed=args.seed)  # fmt: skip
+        print(asyncio.run(dry_run(args.suite, selection=selection, cache=args.cache)), end="")
+        return ExitCode.OK
+
     result = run(
         args.suite,
         systems=args.systems,
@@ -357,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--cache", choices=["read_write", "read", "write", "off"],
                    help="the model-call cache policy for systems and judge (default: the suite's cache:)")  # fmt: skip
+    p.add_argument("--dry-run", action="store_true",
+                   help="say what the run would call and cost (per system and judge), and call nothing")  # fmt: skip
     p.add_argument("--max-cost", type=float, metavar="USD",
                    help="stop before a call would take the spend over USD (resume with a higher cap)")  # fmt: skip
     p.set_defaults(func=_cmd_run)

@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("stats",),
     ("gates",),
     ("report",),
-    ("evaluate",),
+    ("evaluate", "dry_run"),
     ("cli", "pytest_plugin"),
     ("__main__", "__init__"),
 ]

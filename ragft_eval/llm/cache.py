@@ -300,6 +300,18 @@ class CallCache:
                           identity=json.loads(identity), response=parsed, created_at=created, last_used_at=used,
                           hits=hits, size=size)  # fmt: skip
 
+    def contains(self, key: str) -> bool:
+        """Whether ``key`` is stored (a look that counts as neither hit nor miss)."""
+        with self._lock:
+            return self._connection().execute("SELECT 1 FROM calls WHERE key = ?", (key,)).fetchone() is not None
+
+    def completion_tokens(self, model: str) -> tuple[int, float | None]:
+        """How many stored calls of ``model`` reported completion tokens, and their mean (for estimates)."""
+        with self._lock:
+            rows = self._connection().execute("SELECT response FROM calls WHERE model = ?", (model,)).fetchall()
+        counts = [t for (r,) in rows if (t := json.loads(r).get("completion_tokens")) is not None]
+        return len(counts), (sum(counts) / len(counts) if counts else None)
+
     def get(self, key: str) -> ModelResponse | None:
         """The stored response of ``key``, marked cached (a hit; its last use is now), or None (a miss)."""
         with self._lock:

@@ -452,6 +452,14 @@ class ModelPool:
         return RoleModel(client, role, cache=self.cache, policy=self.cache_policy.get(role, "read_write"),
                          budget=self.budget)  # fmt: skip
 
+    def unstarted(self, name: str) -> ModelClient:
+        """A client for model ``name`` that is never started (no server, no network): for saying what a run
+        would send (``--dry-run``)."""
+        if name not in self.specs:
+            raise ConfigError(f"model: unknown model {name!r}; defined models: {sorted(self.specs)}")
+        return ModelClient(name, self.specs[name], base_dir=self.base_dir, cpu=self.cpu,
+                           endpoint=self.endpoint(name))  # fmt: skip
+
     async def client(self, name: str, *, lora: Path | None = None) -> ModelClient:
         """The started client for model ``name`` (with ``lora``: a separate server serving that adapter)."""
         key = f"{name}+{lora}" if lora else name

@@ -149,6 +149,27 @@ class GenerativeSystem(BaseSystem):
             "adapter": self.adapter,
         }
 
+    async def plan_start(self, ctx: RunContext) -> None:
+        """Get ready to say what the system *would* send (``--dry-run``): the retriever's index is built
+        (local, free), but no model is started, no adapter trained and nothing is sent."""
+        self._ctx = ctx
+        self._client = ctx.models.unstarted(self.model)
+        if self.uses_retriever:
+            for gs in ctx.golden_sets.values():
+                if gs.corpus:
+                    await ctx.retrievers.get(self.retriever, gs, self.corpus_as_of)
+
+    async def planned_requests(self, case: Case) -> list[tuple[str, ModelRequest]]:
+        """``(model, request)`` the system would send for ``case`` (after :meth:`plan_start`); none when the
+        retrieval guardrail would abstain."""
+        passages: list[str] = []
+        if self.uses_retriever:
+            hits = await self.retrieve(case)
+            if self.min_score is not None and (not hits or (hits[0].score or 0.0) < self.min_score):
+                return []
+            passages = [p.text for p in hits[: self.k]]
+        return [(self.model, self.request(case, passages)[0])]
+
     def examples(self, case: Case) -> list[Case]:
         """Up to ``few_shot`` train cases of the case's golden set, same task type first, in file order."""
         if not self.few_shot or self._ctx is None:

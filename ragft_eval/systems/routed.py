@@ -112,6 +112,16 @@ class RoutedSystem(BaseSystem):
             ),
         }
 
+    async def plan_start(self, ctx: RunContext) -> None:
+        """See :meth:`GenerativeSystem.plan_start`; the threshold search on dev is not run."""
+        await self.first.plan_start(ctx)
+        await self.second.plan_start(ctx)
+
+    async def planned_requests(self, case: Case) -> list[tuple[str, Any]]:
+        """Both stages' requests: the fine-tuned one always, the RAG one when the case falls back (an upper
+        bound: how many fall back is known only after the run)."""
+        return [*await self.first.planned_requests(case), *await self.second.planned_requests(case)]
+
     async def close(self) -> None:
         await self.first.close()
         await self.second.close()
