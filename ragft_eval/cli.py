@@ -294,6 +294,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     with _open(args) as db:
         a, b = _summary(db, args.run_a, "run_a"), _summary(db, args.run_b, "run_b")
     cmp = compare_runs(a, b, metrics=args.metrics)
+    if args.html:
+        from .report.compare_html import write_compare
+
+        print(f"compare view: {write_compare(a, b, cmp, Path(args.html))}")
     if args.json:
         print(json.dumps(cmp.as_dict(), indent=1))
         return ExitCode.OK
@@ -441,6 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", type=_csv, help="only these metrics")
     p.add_argument("--all", action="store_true", help="also the differences that are not significant")
     p.add_argument("--json", action="store_true", help="the whole comparison as JSON")
+    p.add_argument("--html", metavar="FILE", help="also write the compare view (regressed answers side by side)")
     p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("gate", help="run a suite (or reuse a run) and evaluate its gates")

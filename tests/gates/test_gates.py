@@ -182,3 +182,29 @@ def test_no_regression_gate_false_alarms_at_alpha_and_its_power():
           f"{power_200:.2f} at 200 cases, {power_500:.2f} at 500 cases")  # fmt: skip
     assert false_alarm <= 0.08
     assert power_500 > power_200 > 0.3  # a gate that never fails cannot pass this
+
+
+def test_compare_prints_the_difference_and_writes_a_compare_view(tmp_path, capsys):
+    n = 90
+    ans = _answers_of(n)
+    good = set(ans)
+    base = run(_suite(tmp_path, _replay(tmp_path / "a.jsonl", good, n), n=n))
+    worse = set(sorted(good)[20:])
+    # a hostile answer on a regressed case is shown as text
+    cand_path = _replay(tmp_path / "b.jsonl", worse, n)
+    lines = [json.loads(x) for x in cand_path.read_text().splitlines()]
+    lines[1]["answer"] = '<script>window.pwned=1</script>"><img src=x onerror=alert(1)>'
+    cand_path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    cand = run(_suite(tmp_path, cand_path))
+    page = tmp_path / "cmp.html"
+    code = main(["compare", base.run_id, cand.run_id, "--store", str(tmp_path / "store.sqlite"), "--html", str(page)])
+    out = capsys.readouterr().out
+    assert code == 0 and "* bot" in out and "exact_match" in out and "regressed 20" in out
+    assert "changed: " in out and "systems.bot.file_hash" in out.split("changed: ")[1].split("\n")[0]
+    html = page.read_text()
+    assert "<script>" not in html and "&lt;script&gt;window.pwned=1&lt;/script&gt;" in html
+    assert html.count("<tr><td>bot</td><td><code>toy/c") >= 20
+
+
+def _answers_of(n: int) -> list[int]:
+    return _answerable(n)
