@@ -317,7 +317,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_gate(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from .evaluate import run
+    from .evaluate import run, store_gate_results
     from .gates import declared_gates, evaluate_gates, load_gates_file
     from .gates.baselines import resolve
     from .report.gate_files import gate_test_name, junit_xml, markdown_summary
@@ -341,11 +341,8 @@ def _cmd_gate(args: argparse.Namespace) -> int:
         if args.gates:
             specs += load_gates_file(args.gates)
         results = evaluate_gates(summary, specs, baseline=baseline, baseline_name=args.baseline)
-        stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        db.put_artifact(f"gates:{run_id}:{stamp}", "gates", {
-            "run_id": run_id, "baseline": args.baseline, "baseline_run_id": baseline.run_id if baseline else None,
-            "evaluated_at": stamp, "passed": all(g.passed for g in results),
-            "results": [g.as_dict() for g in results]})  # fmt: skip
+        store_gate_results(db, run_id, results, at=datetime.now(UTC), baseline=args.baseline,
+                           baseline_run_id=baseline.run_id if baseline else None)  # fmt: skip
     for g in results:
         print(f"{'SKIP' if g.skipped else 'PASS' if g.passed else 'FAIL'}  {gate_test_name(g)}: {g.message}")
     if args.junit:

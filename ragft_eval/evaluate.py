@@ -104,6 +104,15 @@ class RunResult:
         return self.summary.table_frame()
 
 
+def store_gate_results(db: Store, run_id: str, gates: Sequence[GateResult], *, at: datetime,
+                       baseline: str | None = None, baseline_run_id: str | None = None) -> None:  # fmt: skip
+    """Keep a run's gate results with it, so its history shows which gates passed when."""
+    stamp = at.astimezone(UTC).isoformat(timespec="seconds")
+    db.put_artifact(f"gates:{run_id}:{stamp}", "gates", {
+        "run_id": run_id, "baseline": baseline, "baseline_run_id": baseline_run_id, "evaluated_at": stamp,
+        "passed": all(g.passed for g in gates), "results": [g.as_dict() for g in gates]})  # fmt: skip
+
+
 def stored_spend(results: Sequence[CaseResult], judge: Judge | None) -> float:
     """What a run's stored results cost: the systems' reported costs, and the judge's calls at its price."""
     from .stats import judge_calls
@@ -273,9 +282,10 @@ async def run_async(
             raise
         db.set_status(run_id, "finished")
         summary = build_summary(db, run_id)
+        gates = tuple(suite_gates(summary))
+        store_gate_results(db, run_id, gates, at=clock())
         observers.on_run_end(RunEnd(run_id=run_id, status="finished", seconds=time.monotonic() - started))
 
-    gates = tuple(suite_gates(summary))
     evidence = build_evidence(summary, golden_sets)
     report_dir = write_report(summary, reports_root / run_id, gates, evidence)
     return RunResult(summary=summary, gates=gates, report_dir=report_dir)

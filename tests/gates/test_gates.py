@@ -85,8 +85,10 @@ def test_a_seeded_regression_fails_and_names_the_regressed_cases(tmp_path, capsy
     assert '<failure message="bot on exact_match' in xml and 'name="em-holds[bot-(all)]"' in xml
     # the gate results are stored with the run
     db = sqlite3.connect(tmp_path / "store.sqlite")
-    (record,) = db.execute("SELECT record FROM artifacts WHERE kind = 'gates'").fetchone()
-    assert json.loads(record)["passed"] is False
+    records = [json.loads(r) for (r,) in db.execute("SELECT record FROM artifacts WHERE kind = 'gates'")]
+    gated = [r for r in records if r["baseline"] == "main"]
+    assert len(gated) == 1 and gated[0]["passed"] is False
+    assert {r["run_id"] for r in records} == {base.run_id, gated[0]["run_id"]}  # every run keeps its gates
 
     # the same answers again pass (no change), exit 0
     same = _suite(tmp_path, _replay(tmp_path / "same.jsonl", good, n), gates=[NO_REGRESSION])
