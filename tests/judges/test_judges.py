@@ -76,7 +76,8 @@ def _suite(tmp_path: Path, base_url: str, metrics: list[dict], judge: dict | Non
     cfg = {
         "name": "judged",
         "golden_sets": [str(ROOT / "golden_sets" / "example")],
-        "models": {"remote-judge": {"model": "judge-x", "base_url": base_url, "timeout_s": 5}},
+        "models": {"remote-judge": {"model": "judge-x", "base_url": base_url, "timeout_s": 5,
+                                  "retry": {"max_attempts": 2, "backoff_s": 0.01, "max_backoff_s": 0.02}}},
         "systems": [
             {"name": "baseline", "kind": "replay", "path": str(ROOT / "evals" / "replays" / "baseline.jsonl")},
             {"name": "candidate", "kind": "replay", "path": str(ROOT / "evals" / "replays" / "candidate.jsonl")},
