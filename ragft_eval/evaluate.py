@@ -281,6 +281,9 @@ async def run_async(
                                         reason=f"{type(exc).__name__}: {exc}"))  # fmt: skip
             raise
         db.set_status(run_id, "finished")
+        # what the run did to each endpoint (calls, attempts, throttling, a tripped breaker): the run log
+        db.put_artifact(f"endpoints:{run_id}:{clock().astimezone(UTC).isoformat(timespec='seconds')}", "endpoints",
+                        {"run_id": run_id, "endpoints": models.endpoint_summaries()})  # fmt: skip
         summary = build_summary(db, run_id)
         gates = tuple(suite_gates(summary))
         store_gate_results(db, run_id, gates, at=clock())

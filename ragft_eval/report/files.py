@@ -19,8 +19,24 @@ def run_notes(result: RunSummary, gates: Sequence[GateResult] = ()) -> list[str]
     notes = [f"run {m.run_id} · suite {m.suite_name} ({m.suite_hash[:19]})"]
     notes += [f"golden set {name}: {h[:19]}" for name, h in m.golden_sets.items()]
     notes += [g.message for g in gates if not g.passed]
+    notes += endpoint_notes(result)
     notes += judge_notes(result)
     return notes
+
+
+def endpoint_notes(result: RunSummary) -> list[str]:
+    """A line per endpoint that retried, was throttled or tripped its breaker (quiet endpoints say nothing)."""
+    lines = []
+    for e in result.endpoints:
+        limit = e.get("limit") or {}
+        retried = e.get("attempts", 0) - e.get("calls", 0)
+        if e.get("breaker", "closed") != "closed":
+            lines.append(f"endpoint {e['endpoint']}: breaker tripped: {e['breaker']}")
+        elif retried > 0 or limit.get("throttled"):
+            lines.append(f"endpoint {e['endpoint']}: {e.get('calls', 0)} calls, {retried} retried attempts, "
+                         f"{limit.get('throttled', 0)} throttled (429); concurrency limit {limit.get('min_limit')}"
+                         f"-{limit.get('max_limit')} of {limit.get('cap')}")  # fmt: skip
+    return lines
 
 
 def judge_notes(result: RunSummary) -> list[str]:

@@ -39,6 +39,8 @@ class RunSummary(BaseModel):
     judged_metrics: tuple[str, ...]
     judge_calibrations: tuple[dict[str, Any], ...]
     flagged_metrics: tuple[str, ...]
+    # what the run did to each model endpoint (the last record: a resumed run's latest leg)
+    endpoints: tuple[dict[str, Any], ...] = ()
 
     @property
     def run_id(self) -> str:
@@ -85,6 +87,7 @@ def build_summary(store: Store, run_id: str) -> RunSummary:
     calibrations = latest_calibrations(store.artifacts("calibration"), identity) if judged else []
     flagged = judged if any(not c.get("reliable") for c in calibrations) else ()
     boot = manifest.bootstrap
+    legs = [r for r in store.artifacts("endpoints") if r.get("run_id") == run_id]
     return RunSummary(
         manifest=manifest,
         status=store.run_status(run_id) or "unknown",
@@ -94,4 +97,5 @@ def build_summary(store: Store, run_id: str) -> RunSummary:
         judged_metrics=judged,
         judge_calibrations=tuple(calibrations),
         flagged_metrics=tuple(flagged),
+        endpoints=tuple(legs[-1]["endpoints"]) if legs else (),
     )

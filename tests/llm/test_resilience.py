@@ -208,6 +208,9 @@ def test_an_endpoint_that_goes_down_trips_the_breaker_and_the_run_ends_promptly(
     for cr in exhausted:
         assert cr.response.error.type == "InternalServerError" and "attempts failed" in cr.response.error.message
     assert down <= 6 * (10 + 16), "once open, no request is sent"
+    # the report says which endpoint tripped
+    md = (result.report_dir / "table.md").read_text()
+    assert f"endpoint {server.base_url}" in md and "breaker tripped" in md
 
 
 def test_an_api_key_echoed_in_error_bodies_is_written_nowhere(tmp_path, monkeypatch, capsys):
