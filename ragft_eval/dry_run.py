@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .golden import GoldenSet, load_golden_set
 from .judges import JudgeClient
 from .judges import templates as judge_templates
 from .llm import ModelPool, ModelRequest
-from .llm.cache import CacheSpec, CallCache, cache_key, model_identity
+from .llm.cache import CallCache, cache_key, model_identity
 from .llm.client import ModelClient
 from .metrics import build_metrics, is_pairwise
 from .retrieval import RetrieverPool
@@ -103,12 +102,9 @@ def _judge_prompt(kind: str) -> str:
 
 async def estimate(suite: Suite, *, selection: Selection, cache: str | None = None) -> list[Estimate]:
     """Per system and for the judge, what the run would call and cost (see the module docstring)."""
-    golden_sets: dict[str, GoldenSet] = {}
-    for path in suite.golden_sets:
-        gs = load_golden_set(suite.resolve(path))
-        golden_sets[gs.name] = gs
+    golden_sets = suite.load_golden_sets()
     cases = selection.cases(golden_sets.values())
-    spec = suite.cache if cache is None else CacheSpec.model_validate(cache).model_copy(update={"dir": suite.cache.dir})
+    spec = suite.cache_spec(cache)
     cache_dir = suite.resolve(spec.dir)
     calls = CallCache(cache_dir) if (cache_dir / "cache.sqlite").exists() else None
     models = ModelPool(suite.models, base_dir=suite.base_dir)

@@ -25,12 +25,12 @@ from pathlib import Path
 from .errors import ResumeError
 from .exit_codes import ExitCode
 from .gates import GateResult, suite_gates
-from .golden import GoldenSet, load_golden_set
+from .golden import GoldenSet
 from .judges import Judge, JudgeClient
 from .judges.calibration import judge_identity
 from .llm import ModelPool
 from .llm.budget import Budget
-from .llm.cache import CacheSpec, CallCache
+from .llm.cache import CallCache
 from .metrics import Metric, PairMetric, ScoreContext, build_metrics, is_pairwise, score_pair, score_response
 from .records import CaseResult, Response, RunManifest
 from .report import write_report
@@ -197,10 +197,7 @@ async def run_async(
     if not isinstance(suite, Suite):
         suite = load_suite(suite)
     clock = now or (lambda: datetime.now(UTC))
-    golden_sets: dict[str, GoldenSet] = {}
-    for path in suite.golden_sets:
-        gs = load_golden_set(suite.resolve(path))
-        golden_sets[gs.name] = gs
+    golden_sets = suite.load_golden_sets()
     selection = Selection(
         systems=tuple(systems) if systems else None,
         split=tuple(split) if split else suite.split,
@@ -216,7 +213,7 @@ async def run_async(
     reports_root = Path(reports_dir) if reports_dir else suite.resolve(suite.reports_dir)
     observers = Hooks([*([ProgressHook()] if progress else []), *hooks])
 
-    spec = suite.cache if cache is None else CacheSpec.model_validate(cache).model_copy(update={"dir": suite.cache.dir})
+    spec = suite.cache_spec(cache)
     budget = Budget(cap_usd=max_cost) if max_cost is not None else None
     async with contextlib.AsyncExitStack() as stack:
         if models is None:

@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import SuiteConfigError, validation_problems
+from ..golden import GoldenSet, load_golden_set
 from ..hashing import content_hash
 from ..judges import JudgeSpec
 from ..llm.cache import CacheSpec
@@ -216,6 +217,20 @@ class Suite(_Spec):
                 if unknown:
                     raise ValueError(f"costs.{key}: unknown system(s) {', '.join(unknown)}; the suite has {names}")
         return self
+
+    def cache_spec(self, override: str | None = None) -> CacheSpec:
+        """The cache policies of a run: the suite's ``cache:``, or ``override`` (``--cache``) for both roles."""
+        if override is None:
+            return self.cache
+        return CacheSpec.model_validate(override).model_copy(update={"dir": self.cache.dir})
+
+    def load_golden_sets(self) -> dict[str, GoldenSet]:
+        """The suite's golden sets, loaded and validated, by name."""
+        out: dict[str, GoldenSet] = {}
+        for path in self.golden_sets:
+            gs = load_golden_set(self.resolve(path))
+            out[gs.name] = gs
+        return out
 
     def judge_spec(self) -> JudgeSpec:
         """The validated ``judge:`` block (SuiteConfigError naming the key when it is missing or invalid)."""
