@@ -170,8 +170,8 @@ def _slice_label(slice_name: str) -> str:
 def json_for_script(obj: Any) -> str:
     """JSON that is safe inside a ``<script>`` element: ``<``, ``>``, ``&``, U+2028 and U+2029 escaped.
 
-    They can only occur inside JSON strings, where the ``\\uXXXX`` form means the same to ``JSON.parse``,
-    so no text (``</script>``, ``<!--``) can end or change the element.
+    They can only occur inside JSON strings, where the escaped form (``\\u003c`` for ``<``) means the same
+    to ``JSON.parse``, so no text (``</script>``, ``<!--``) can end or change the element.
     """
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
