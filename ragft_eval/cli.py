@@ -54,7 +54,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         cache=args.cache,
         max_cost=args.max_cost,
     )
-    print_summary(result.summary, result.gates)
+    print_summary(result.summary, result.gates, result.evidence)
     Console().print(Text(f"report: {result.report_dir}"))
     return result.exit_code
 
@@ -70,12 +70,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
             summary = build_summary(db, args.run_id)
         except KeyError:
             raise InputError(f"run_id: no run {args.run_id!r} in store {args.store}") from None
-    gates = suite_gates(summary)
-    print_summary(summary, gates)
-    if args.out:
-        from .stats.evidence import build_evidence, golden_sets_of
+    from .stats.evidence import build_evidence, golden_sets_of
 
-        write_report(summary, Path(args.out), gates, build_evidence(summary, golden_sets_of(summary)))
+    gates = suite_gates(summary)
+    evidence = build_evidence(summary, golden_sets_of(summary))
+    print_summary(summary, gates, evidence)
+    if args.out:
+        write_report(summary, Path(args.out), gates, evidence)
     return ExitCode.OK
 
 

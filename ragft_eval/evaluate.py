@@ -55,7 +55,7 @@ from .runner import (
 )
 from .runner.manifest import new_run_id
 from .stats import Cell, RunSummary, build_summary
-from .stats.evidence import build_evidence
+from .stats.evidence import Evidence, build_evidence
 from .store import Store, open_store
 from .systems import RunContext
 
@@ -67,6 +67,7 @@ class RunResult:
     summary: RunSummary
     gates: tuple[GateResult, ...]
     report_dir: Path | None
+    evidence: Evidence | None = None
 
     @property
     def run_id(self) -> str:
@@ -288,7 +289,7 @@ async def run_async(
 
     evidence = build_evidence(summary, golden_sets)
     report_dir = write_report(summary, reports_root / run_id, gates, evidence)
-    return RunResult(summary=summary, gates=gates, report_dir=report_dir)
+    return RunResult(summary=summary, gates=gates, report_dir=report_dir, evidence=evidence)
 
 
 def run(suite: Suite | str | Path, **kwargs) -> RunResult:

@@ -68,11 +68,11 @@ def judge_notes(result: RunSummary) -> list[str]:
     return lines
 
 
-def print_summary(result: RunSummary, gates: Sequence[GateResult] = ()) -> None:
-    """The headline and overall tables of a run, with its notes, on the terminal."""
+def print_summary(result: RunSummary, gates: Sequence[GateResult] = (), evidence: Evidence | None = None) -> None:
+    """The headline and overall tables of a run, with its notes (and significance letters), on the terminal."""
     render_terminal(list(result.cells), result.error_rates, title=result.manifest.suite_name,
                     headline=result.manifest.suite_config.get("headline"), footer=run_notes(result, gates),
-                    flagged=set(result.flagged_metrics))  # fmt: skip
+                    flagged=set(result.flagged_metrics), letters=evidence.letters if evidence else None)  # fmt: skip
 
 
 def write_report(result: RunSummary, folder: Path, gates: Sequence[GateResult] = (),
@@ -93,6 +93,7 @@ def write_report(result: RunSummary, folder: Path, gates: Sequence[GateResult] =
             headline=headline,
             notes=run_notes(result, gates),
             flagged=set(result.flagged_metrics),
+            letters=evidence.letters if evidence is not None else None,
         ),
         encoding="utf-8",
     )

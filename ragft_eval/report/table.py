@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import string
 from collections.abc import Collection, Mapping, Sequence
 
 from rich.console import Console
@@ -63,16 +64,37 @@ def task_types_of(cells: Sequence[Cell]) -> list[str]:
     return sorted({c.task_type for c in cells if c.task_type != OVERALL})
 
 
-def headline_rows(cells: Sequence[Cell], overrides: Mapping[str, str] | None = None) -> list[list[str]]:
+Letters = Mapping[tuple[str, str, str], str]  # (metric, slice, system) -> the letters of the systems it beats
+_SUPERSCRIPT = dict(zip("abcdefghijklmnoprstuvwxyz", "ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻ", strict=True))
+
+
+def _beats(letters: Letters | None, metric: str, slice_: str, system: str) -> str:
+    """The superscript letters of the systems ``system`` beats (ranx style), for plain-text tables."""
+    if not letters or not (won := letters.get((metric, slice_, system), "")):
+        return ""
+    return " " + "".join(_SUPERSCRIPT.get(ch, f"^{ch}") for ch in won)
+
+
+def system_header(systems: Sequence[str], letters: Letters | None) -> list[str]:
+    """Column heads: with significance letters, each system with its letter (``rag (b)``)."""
+    if letters is None:
+        return list(systems)
+    return [f"{s} ({string.ascii_lowercase[i] if i < 26 else i})" for i, s in enumerate(systems)]
+
+
+def headline_rows(cells: Sequence[Cell], overrides: Mapping[str, str] | None = None,
+                  letters: Letters | None = None) -> list[list[str]]:  # fmt: skip
     idx, systems = _index(cells), systems_of(cells)
     rows = []
     for task, metric in headline_metrics(cells, overrides).items():
-        rows.append([task, metric] + [fmt_value(idx.get((s, task, metric)), ci=False) for s in systems])
+        rows.append([task, metric] + [fmt_value(idx.get((s, task, metric)), ci=False)
+                                      + _beats(letters, metric, f"task_type={task}", s) for s in systems])  # fmt: skip
     return rows
 
 
 def overall_rows(
-    cells: Sequence[Cell], error_rates: Mapping[str, tuple[int, int]], flagged: Collection[str] = ()
+    cells: Sequence[Cell], error_rates: Mapping[str, tuple[int, int]], flagged: Collection[str] = (),
+    letters: Letters | None = None,
 ) -> list[list[str]]:
     """Metric rows x system columns (systems are few, metrics many), led by cases and error rate."""
     idx, systems = _index(cells), systems_of(cells)
@@ -84,7 +106,7 @@ def overall_rows(
         row = [f"{m} ⚠ unreliable judge" if m in flagged else m]
         for s in systems:
             cell = idx.get((s, OVERALL, m))
-            row.append(f"{fmt_value(cell)} ({fmt_counts(cell)})" if cell else "")
+            row.append(f"{fmt_value(cell)}{_beats(letters, m, OVERALL, s)} ({fmt_counts(cell)})" if cell else "")
         rows.append(row)
     return rows
 
@@ -98,20 +120,21 @@ def render_terminal(
     footer: Sequence[str] = (),
     console: Console | None = None,
     flagged: Collection[str] = (),
+    letters: Letters | None = None,
 ) -> None:
-    """Print the headline and overall tables with rich."""
+    """Print the headline and overall tables with rich (with ``letters``: significance, ranx style)."""
     console = console or Console()
-    systems = systems_of(cells)
+    systems = system_header(systems_of(cells), letters)
     head = Table(title=f"{title}: task type x system (mean)", show_lines=False)
     for col in ["task type", "metric", *systems]:
         head.add_column(col)
-    for row in headline_rows(cells, headline):
+    for row in headline_rows(cells, headline, letters):
         head.add_row(*row)
     console.print(head)
     overall = Table(title=f"{title}: overall, mean [95% bootstrap CI] (counts)")
     for col in ["metric", *systems]:
         overall.add_column(col, overflow="fold")
-    for row in overall_rows(cells, error_rates, flagged):
+    for row in overall_rows(cells, error_rates, flagged, letters):
         overall.add_row(*row)
     console.print(overall)
     for line in footer:
@@ -153,20 +176,24 @@ def to_markdown(
     headline: Mapping[str, str] | None = None,
     notes: Sequence[str] = (),
     flagged: Collection[str] = (),
+    letters: Letters | None = None,
 ) -> str:
-    systems = systems_of(cells)
+    systems = system_header(systems_of(cells), letters)
     parts = [f"# {title}", ""]
     parts += list(notes) + ([""] if notes else [])
+    if letters is not None:
+        parts += ["Superscript letters after a value name the systems it beats on that metric and slice (paired "
+                  "test, Holm-corrected, alpha 0.05).", ""]  # fmt: skip
     parts += [
         "## Task type x system",
         "",
-        _md_table(["task type", "metric", *systems], headline_rows(cells, headline)),
+        _md_table(["task type", "metric", *systems], headline_rows(cells, headline, letters)),
         "",
     ]
     parts += [
         "## Overall: mean [95% bootstrap CI] (counts)",
         "",
-        _md_table(["metric", *systems], overall_rows(cells, error_rates, flagged)),
+        _md_table(["metric", *systems], overall_rows(cells, error_rates, flagged, letters)),
         "",
         "## Every cell",
         "",

@@ -96,7 +96,8 @@ def test_statuses_and_error_accounting(tmp_path):
     assert files == ["comparisons.csv", "comparisons.parquet", "report.html", "results.jsonl", "results.parquet",
                      "table.csv", "table.md", "table.parquet"]
     md = (result.report_dir / "table.md").read_text()
-    assert "| metric | echo | flaky |" in md and "| error rate | 0.0% | 50.0% |" in md
+    assert "| metric | echo (a) | flaky (b) |" in md and "| error rate | 0.0% | 50.0% |" in md
+    assert "Superscript letters after a value name the systems it beats" in md
     assert not re.search(r"\bnan\b", md, flags=re.IGNORECASE)
 
 
