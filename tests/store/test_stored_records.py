@@ -47,8 +47,15 @@ def test_an_old_store_opens_migrates_and_reports_the_same_cells(old_store, tmp_p
         assert (out / "table.md").read_text() == (old / "table.md").read_text()
 
 
-def test_a_schema_1_manifest_gets_its_judged_metrics_and_judge_identity():
-    with open_store(FIXTURES / "judged.sqlite") as db:
+def _copy(name: str, tmp_path: Path) -> Path:
+    """A copy of a fixture store: opening a store may write to it (WAL mode, migrations), never to the fixture."""
+    dest = tmp_path / name
+    shutil.copy(FIXTURES / name, dest)
+    return dest
+
+
+def test_a_schema_1_manifest_gets_its_judged_metrics_and_judge_identity(tmp_path):
+    with open_store(_copy("judged.sqlite", tmp_path)) as db:
         summary = build_summary(db, RUNS["judged"])
     m = summary.manifest
     assert m.metrics["judge_grade"]["judged"] and not m.metrics["exact_match"]["judged"]
@@ -78,11 +85,11 @@ def test_a_newer_record_is_refused_not_misread():
         RunManifest.model_validate({"schema_version": 99})
 
 
-def test_stored_demo_responses_rescore_to_the_same_cells():
+def test_stored_demo_responses_rescore_to_the_same_cells(tmp_path):
     """The demo run's stored responses (real answers of the local model, written by c00306c) scored again by
     today's metrics give the cells c00306c computed.  The judged columns are kept as stored (re-judging
     would need the judge model; their status rule is tested elsewhere)."""
-    with open_store(FIXTURES / "demo.sqlite") as db:
+    with open_store(_copy("demo.sqlite", tmp_path)) as db:
         summary = build_summary(db, RUNS["demo"])
     m = summary.manifest
     suite = Suite.model_validate({**m.suite_config, "base_dir": ROOT / "evals"})
