@@ -54,7 +54,7 @@ from .runner import (
     resume_conflicts,
 )
 from .runner.manifest import new_run_id
-from .stats import Cell, RunSummary, build_summary
+from .stats import Cell, RunSummary, build_summary, judge_calls
 from .stats.evidence import Evidence, build_evidence
 from .store import Store, open_store
 from .systems import RunContext
@@ -116,8 +116,6 @@ def store_gate_results(db: Store, run_id: str, gates: Sequence[GateResult], *, a
 
 def stored_spend(results: Sequence[CaseResult], judge: Judge | None) -> float:
     """What a run's stored results cost: the systems' reported costs, and the judge's calls at its price."""
-    from .stats import judge_calls
-
     spent = sum(cr.response.cost_usd or 0.0 for cr in results)
     if judge is not None:
         for cr in results:

@@ -130,17 +130,7 @@ def _gate_names(path: Path) -> list[str]:
     from .report.gate_files import gate_test_name
     from .runner import load_suite
 
-    specs = declared_gates(load_suite(path).config_dump(), source=str(path))
-    names = []
-    for g in specs:
-        system, slice_ = getattr(g, "system", None), getattr(g, "slice", None)
-        names.append(gate_test_name(_Named(g.name, system, slice_)))
-    return names
-
-
-class _Named:
-    def __init__(self, name: str, system: str | None, slice_: str | None):
-        self.name, self.system, self.slice = name, system, slice_
+    return [gate_test_name(g) for g in declared_gates(load_suite(path).config_dump(), source=str(path))]
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -2,7 +2,7 @@
 (thresholds, paired comparisons with other systems, regression against a promoted baseline run,
 non-inferiority, errors and coverage, budgets)."""
 
-from .error_rate import declared_gates, error_rate_gate, suite_gates
+from .error_rate import declared_gates, suite_gates
 from .evaluate import evaluate_gates, slice_filter
 from .result import GateResult
 from .spec import (
@@ -28,7 +28,6 @@ __all__ = [
     "RelativeGate",
     "ThresholdGate",
     "declared_gates",
-    "error_rate_gate",
     "evaluate_gates",
     "load_gates_file",
     "parse_gates",

@@ -14,11 +14,6 @@ from .result import GateResult
 from .spec import BASELINE_KINDS, ErrorsGate, Gate, suite_gate_specs
 
 
-def error_rate_gate(summary: RunSummary, max_error_rate: float) -> GateResult:
-    """Fails when any system's share of failed responses is above ``max_error_rate``."""
-    return evaluate_gates(summary, [ErrorsGate(name="max_error_rate", max_error_rate=max_error_rate)])[0]
-
-
 def declared_gates(suite_config: dict[str, Any], *, source: str, baselines: bool = True) -> list[Gate]:
     """The gates a suite declares, ``max_error_rate`` first (at 100% when the suite sets none, so every run
     reports its error rates); without ``baselines``, the gates that need a baseline run are left out."""

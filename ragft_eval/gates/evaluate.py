@@ -28,7 +28,8 @@ import numpy as np
 import scipy.stats
 
 from ..records import CaseResult
-from ..stats import OVERALL, RunSummary, aggregate, holm, paired_cases, sign_flip_test
+from ..stats import OVERALL, RunSummary, aggregate, holm, paired_cases, sign_flip_test, value_for_mean
+from ..stats.compare import pair_runs, pass_to_fail
 from .result import GateResult
 from .spec import (
     BudgetGate,
@@ -41,7 +42,6 @@ from .spec import (
 )
 
 RESAMPLES = 10000
-PASS_AT = 0.5  # a case "passes" a quality metric at value >= 0.5 (for pass -> fail listings)
 
 
 def slice_filter(slice_: str) -> Callable[[CaseResult], bool]:
@@ -90,8 +90,6 @@ def _threshold(g: ThresholdGate, s: RunSummary) -> GateResult:
 
 
 def _worst(rows: Sequence[CaseResult], metric: str, higher_is_better: bool, k: int = 5) -> tuple[str, ...]:
-    from ..stats import value_for_mean
-
     scored = []
     for cr in rows:
         for m in cr.results:
@@ -133,14 +131,6 @@ def _relative(gates: list[RelativeGate], s: RunSummary) -> list[GateResult]:
     return out
 
 
-def _cross_run(g: NoRegressionGate | NonInferiorityGate, s: RunSummary, baseline: RunSummary):
-    """Keys and values of the candidate and the baseline on the cases both runs share."""
-    cand = [cr.model_copy(update={"system": "candidate"}) for cr in s.results if cr.system == g.system]
-    base = [cr.model_copy(update={"system": "baseline"}) for cr in baseline.results if cr.system == g.system]
-    return paired_cases(cand + base, g.metric, "candidate", "baseline", where=slice_filter(g.slice),
-                        hashes_a=s.manifest.case_hashes, hashes_b=baseline.manifest.case_hashes)  # fmt: skip
-
-
 def _baseline_gate(g: NoRegressionGate | NonInferiorityGate, s: RunSummary, baseline: RunSummary | None,
                    baseline_name: str | None) -> GateResult:  # fmt: skip
     base = {"kind": g.kind, "system": g.system, "metric": g.metric, "slice": g.slice, "baseline": baseline_name}
@@ -148,15 +138,17 @@ def _baseline_gate(g: NoRegressionGate | NonInferiorityGate, s: RunSummary, base
         return GateResult(g.name, True, f"skipped: no baseline given ({g.kind} needs --baseline NAME of a promoted "
                           "run)", skipped=True, **base)  # fmt: skip
     hib = _direction(s, g.metric)
-    keys, cand, prev, left = _cross_run(g, s, baseline)
+    keys, prev, cand, left = pair_runs([cr for cr in baseline.results if cr.system == g.system],
+                                       [cr for cr in s.results if cr.system == g.system], g.metric,
+                                       where=slice_filter(g.slice), hashes_a=baseline.manifest.case_hashes,
+                                       hashes_b=s.manifest.case_hashes)  # fmt: skip
     shared = f"{len(keys)} shared cases ({left} left out: unscored on either side)"
     if hib is None or not keys:
         return GateResult(g.name, False, f"{g.system} on {g.metric} in {g.slice}: no case shared with the "
                           f"baseline run {baseline.run_id} ({shared})", **base)  # fmt: skip
     worse = _oriented(cand, prev, hib)
     mean_worse = float(worse.mean())
-    regressed = tuple(f"{gs}/{cid}" for (gs, cid), c, p in zip(keys, cand, prev, strict=True)
-                      if _passes(p, hib) and not _passes(c, hib))  # fmt: skip
+    regressed = pass_to_fail(keys, prev, cand, hib)
     common = {**base, "observed": mean_worse, "n": len(keys), "regressed": regressed, "test": "sign_flip"}
     if isinstance(g, NoRegressionGate):
         p = sign_flip_test(worse - g.tolerance, resamples=RESAMPLES, seed=0, alternative="greater")
@@ -176,10 +168,6 @@ def _baseline_gate(g: NoRegressionGate | NonInferiorityGate, s: RunSummary, base
         needed = cases_needed(worse, g.margin, g.alpha)
         message += f"; about {needed} cases would show it at 80% power" if needed else ""
     return GateResult(g.name, shown, message, p_value=p, threshold=g.margin, **common)
-
-
-def _passes(value: float, higher_is_better: bool) -> bool:
-    return value >= PASS_AT if higher_is_better else value <= PASS_AT
 
 
 def cases_needed(worse: np.ndarray, margin: float, alpha: float, power: float = 0.8) -> int | None:

@@ -9,6 +9,7 @@ nothing that calls a model can tell, or bypass it.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from .budget import Budget
@@ -26,7 +27,7 @@ class RoleModel:
         self._client, self.role = client, role
         self._cache, self.policy, self._budget = cache, policy, budget
         self._identity: dict[str, Any] | None = None
-        self._latencies: list[float] = []
+        self._latencies: deque[float] = deque(maxlen=20)  # recent call times: a local call's projected cost
 
     @property
     def name(self) -> str:
@@ -49,7 +50,7 @@ class RoleModel:
         """What the call may cost at most, before it is sent (estimated prompt tokens + max_tokens)."""
         max_tokens = request.max_tokens or self._client.spec.max_tokens
         tokens = estimate_tokens(request, max_tokens)
-        typical = max(self._latencies[-20:], default=None)  # a local model: its slowest recent call
+        typical = max(self._latencies, default=None)  # a local model: its slowest recent call
         return self._client.cost(max(0, tokens - max_tokens), max_tokens, latency_s=typical if typical else 1.0)
 
     async def _send(self, request: ModelRequest) -> ModelResponse:

@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from xml.etree import ElementTree as ET
 
-from ..gates import GateResult
+from ..gates import Gate, GateResult
 from ..stats import RunComparison, RunSummary
 
 
-def gate_test_name(g: GateResult) -> str:
-    """A gate's test name: the gate, then its system and slice where it has them."""
-    parts = [p for p in (g.system, g.slice) if p]
+def gate_test_name(g: GateResult | Gate) -> str:
+    """A gate's test name: the gate, then its system and slice where it has them (from its result, or from
+    its declaration, so that a test item is named before the run)."""
+    parts = [p for p in (getattr(g, "system", None), getattr(g, "slice", None)) if p]
     return f"{g.name}[{'-'.join(parts)}]" if parts else g.name
 
 

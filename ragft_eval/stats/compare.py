@@ -14,12 +14,35 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
+from ..records import CaseResult
 from ..runner import manifest_diff
 from .aggregate import OVERALL
-from .significance import _derived_seed, holm, paired_cases, sign_flip_test
+from .significance import CaseHashes, Key, Where, derived_seed, holm, paired_cases, sign_flip_test
 from .summary import RunSummary
 
-PASS_AT = 0.5
+PASS_AT = 0.5  # a case passes a metric at value >= 0.5 (<= 0.5 when lower is better), for pass -> fail lists
+
+
+def passes(value: float, higher_is_better: bool) -> bool:
+    return value >= PASS_AT if higher_is_better else value <= PASS_AT
+
+
+def pass_to_fail(keys: Sequence[Key], before: Sequence[float], after: Sequence[float], higher_is_better: bool,
+                 ) -> tuple[str, ...]:  # fmt: skip
+    """``golden_set/case_id`` of the cases that passed before and fail after."""
+    return tuple(f"{g}/{c}" for (g, c), x, y in zip(keys, before, after, strict=True)
+                 if passes(x, higher_is_better) and not passes(y, higher_is_better))  # fmt: skip
+
+
+def pair_runs(a: Sequence[CaseResult], b: Sequence[CaseResult], metric: str, *, where: Where | None,
+              hashes_a: CaseHashes, hashes_b: CaseHashes) -> tuple[list[Key], np.ndarray, np.ndarray, int]:  # fmt: skip
+    """One system's results in two runs (``a``, ``b``), paired on the cases both share (same id and
+    content hash): :func:`~ragft_eval.stats.significance.paired_cases` across runs."""
+    left = [cr.model_copy(update={"system": "a"}) for cr in a]
+    right = [cr.model_copy(update={"system": "b"}) for cr in b]
+    return paired_cases(left + right, metric, "a", "b", where=where, hashes_a=hashes_a, hashes_b=hashes_b)
 
 
 @dataclass(frozen=True)
@@ -84,35 +107,30 @@ def compare_runs(a: RunSummary, b: RunSummary, *, alpha: float = 0.05, resamples
     if metrics is not None:
         names = [m for m in names if m in metrics]
     direction = {m.metric: m.higher_is_better for cr in b.results for m in cr.results}
+    rows_a = {s: [cr for cr in a.results if cr.system == s] for s in systems}
+    rows_b = {s: [cr for cr in b.results if cr.system == s] for s in systems}
     deltas: list[RunDelta] = []
     for metric in names:
         for slice_ in _slices(b):
             family = []
             for system in systems:
-                left = [cr.model_copy(update={"system": "a"}) for cr in a.results if cr.system == system]
-                right = [cr.model_copy(update={"system": "b"}) for cr in b.results if cr.system == system]
-                keys, x, y, n_left = paired_cases(
-                    left + right, metric, "a", "b", where=_where(slice_),
-                    hashes_a=a.manifest.case_hashes, hashes_b=b.manifest.case_hashes)  # fmt: skip
-                hib = direction[metric]
+                keys, x, y, n_left = pair_runs(rows_a[system], rows_b[system], metric, where=_where(slice_),
+                                               hashes_a=a.manifest.case_hashes,
+                                               hashes_b=b.manifest.case_hashes)  # fmt: skip
                 if not keys:
                     family.append((system, keys, x, y, n_left, None))
                     continue
-                p = sign_flip_test(y - x, resamples=resamples, seed=_derived_seed(seed, metric, slice_, system))
+                p = sign_flip_test(y - x, resamples=resamples, seed=derived_seed(seed, metric, slice_, system))
                 family.append((system, keys, x, y, n_left, p))
             adjusted = holm([f[5] for f in family])
             for (system, keys, x, y, n_left, p), p_holm in zip(family, adjusted, strict=True):
                 hib = direction[metric]
-                ok_a = [(xv >= PASS_AT) == hib for xv in x]
-                ok_b = [(yv >= PASS_AT) == hib for yv in y]
-                ids = [f"{g}/{c}" for g, c in keys]
                 deltas.append(RunDelta(
                     system=system, metric=metric, slice=slice_, n_shared=len(keys), n_left_out=n_left,
                     mean_a=float(x.mean()) if len(keys) else None, mean_b=float(y.mean()) if len(keys) else None,
                     difference=float((y - x).mean()) if len(keys) else None, p_value=p, p_holm=p_holm,
                     significant=p_holm is not None and p_holm < alpha, higher_is_better=hib,
-                    regressed=tuple(i for i, pa, pb in zip(ids, ok_a, ok_b, strict=True) if pa and not pb),
-                    improved=tuple(i for i, pa, pb in zip(ids, ok_a, ok_b, strict=True) if pb and not pa),
+                    regressed=pass_to_fail(keys, x, y, hib), improved=pass_to_fail(keys, y, x, hib),
                 ))  # fmt: skip
     # cases without hashes (a schema-1 manifest) are compared on ids alone, as paired_cases does
     shared = len(ka & kb) if ka and kb else len({k[:2] for k in ka} & {k[:2] for k in kb})

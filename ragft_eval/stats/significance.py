@@ -344,7 +344,7 @@ def minimum_detectable_difference(
 # --- comparing systems ------------------------------------------------------------------------------
 
 
-def _derived_seed(seed: int, *parts: str) -> int:
+def derived_seed(seed: int, *parts: str) -> int:
     # sha256 rather than hash(): the same on every machine and run (PYTHONHASHSEED), whatever the loop order
     text = "\x1f".join([str(seed), *parts])
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
@@ -414,13 +414,13 @@ def _compare(
         return Comparison(**common, mean_a=None, mean_b=None, difference=None, ci_low=None, ci_high=None,
                           test=None, p_value=None, reason=reason)  # fmt: skip
     diffs = x - y
-    ci = bootstrap_ci(diffs, resamples=resamples, seed=_derived_seed(seed, "ci", metric, slice_name, a, b))
+    ci = bootstrap_ci(diffs, resamples=resamples, seed=derived_seed(seed, "ci", metric, slice_name, a, b))
     assert ci is not None  # non-empty differences always have an interval
     binary = unit == "ratio" and bool(np.all((x == 0) | (x == 1)) and np.all((y == 0) | (y == 1)))
     if binary:
         test, p = "mcnemar_exact", mcnemar_exact(x, y)
     else:
-        test_seed = _derived_seed(seed, "test", metric, slice_name, a, b)
+        test_seed = derived_seed(seed, "test", metric, slice_name, a, b)
         test, p = "sign_flip", sign_flip_test(diffs, resamples=resamples, seed=test_seed)
     return Comparison(**common, mean_a=float(x.mean()), mean_b=float(y.mean()), difference=float(diffs.mean()),
                       ci_low=ci[0], ci_high=ci[1], test=test, p_value=p)  # fmt: skip
