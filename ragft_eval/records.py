@@ -62,12 +62,20 @@ class Expected(_Record):
 
     ``answer`` and ``aliases`` for text answers (scored by the max over all of them), ``json_value``
     (key ``json`` in files) for structured answers, ``pattern`` for a house format the answer must match.
+    ``demonstration`` is a whole answer as the case asks for it (in the house format, or a reference
+    solution to a code case): what fine-tuning trains on and few-shot examples show, where ``answer`` is
+    only the key fact that scoring looks for.  ``tests`` is the Python test source a ``code`` case's
+    answer is executed against (``test_*`` functions that import the answer from module ``solution``).
     """
 
     answer: str | None = None
     aliases: tuple[str, ...] = ()
     json_value: Any = Field(default=None, alias="json")
     pattern: str | None = None
+    # added after golden sets were first hashed: left out of dumps while unset, so a set that does not
+    # use them keeps its content hash (and its resumable runs)
+    demonstration: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    tests: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @property
     def answers(self) -> tuple[str, ...]:
