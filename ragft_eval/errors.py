@@ -11,7 +11,8 @@
     ├── ResumeError                 a run cannot be resumed (unknown id, or the suite/golden set changed)
     ├── ServerError                 a local model server failed to start or died
     ├── RunStopped                  the run stopped itself before it finished; what finished is kept (resume)
-    │   └── BudgetExceeded          the next call would take the projected spend over --max-cost
+    │   ├── BudgetExceeded          the next call would take the projected spend over --max-cost
+    │   └── BatchPending            a Batch API batch is not done after the configured wait (--resume collects it)
     └── EndpointError               an OpenAI-compatible endpoint is unreachable or rejects the model
         └── CircuitOpenError        an endpoint failed too many calls in a row: its other calls fail at once
 
@@ -141,3 +142,10 @@ class BudgetExceeded(RunStopped):
     """The next model call would take the run's projected spend over its ``--max-cost`` cap."""
 
     exit_code = 4
+
+
+class BatchPending(RunStopped):
+    """A batch of a ``batch:`` model had not finished after its ``wait_s``: the run stopped waiting
+    (what finished is stored, the batch id with it) and ``--resume RUN_ID`` collects the batch later."""
+
+    exit_code = 5

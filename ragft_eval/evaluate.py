@@ -29,6 +29,7 @@ from .golden import GoldenSet
 from .judges import Judge, JudgeClient
 from .judges.calibration import judge_identity
 from .llm import ModelPool
+from .llm.batch import BatchLedger, BatchRecord
 from .llm.budget import Budget
 from .llm.cache import CallCache
 from .metrics import Metric, PairMetric, ScoreContext, build_metrics, is_pairwise, score_pair, score_response
@@ -112,6 +113,18 @@ def store_gate_results(db: Store, run_id: str, gates: Sequence[GateResult], *, a
     db.put_artifact(f"gates:{run_id}:{stamp}", "gates", {
         "run_id": run_id, "baseline": baseline, "baseline_run_id": baseline_run_id, "evaluated_at": stamp,
         "passed": all(g.passed for g in gates), "results": [g.as_dict() for g in gates]})  # fmt: skip
+
+
+def batch_ledger(db: Store, run_id: str) -> BatchLedger:
+    """The run's Batch API jobs: those the store holds for ``run_id`` (a resumed run collects them rather
+    than resubmitting), and each new one written to the store as soon as it is created."""
+    known = [BatchRecord.model_validate(a["batch"]) for a in db.artifacts("batch") if a.get("run_id") == run_id]
+
+    def keep(record: BatchRecord) -> None:
+        db.put_artifact(f"batch:{run_id}:{record.batch_id}", "batch",
+                        {"run_id": run_id, "batch": record.model_dump(mode="json")})  # fmt: skip
+
+    return BatchLedger(known, sink=keep)
 
 
 def stored_spend(results: Sequence[CaseResult], judge: Judge | None) -> float:
@@ -214,11 +227,14 @@ async def run_async(
 
     spec = suite.cache_spec(cache)
     budget = Budget(cap_usd=max_cost) if max_cost is not None else None
+    run_id = resume or new_run_id(clock())
     async with contextlib.AsyncExitStack() as stack:
+        db = stack.enter_context(open_store(store or suite.resolve(suite.store)))
         if models is None:
             calls = None if spec.systems == spec.judge == "off" else CallCache(suite.resolve(spec.dir))
             models = ModelPool(suite.models, base_dir=suite.base_dir, cache=calls, budget=budget,
-                               cache_policy={"systems": spec.systems, "judge": spec.judge})  # fmt: skip
+                               cache_policy={"systems": spec.systems, "judge": spec.judge},
+                               batches=batch_ledger(db, run_id))  # fmt: skip
             stack.push_async_callback(models.close)
         retrievers = RetrieverPool(suite.retrievers, cache_dir=cache_dir)
         if judge is None and any(m.needs_judge for m in metrics):
@@ -230,11 +246,10 @@ async def run_async(
             stack.push_async_callback(system.close)
             await system.start(ctx)
         manifest = build_manifest(
-            run_id=resume or new_run_id(clock()), now=clock(), suite=suite, golden_sets=golden_sets, cases=cases,
+            run_id=run_id, now=clock(), suite=suite, golden_sets=golden_sets, cases=cases,
             selection=selection, systems=built, retrievers=retrievers.describe(), metrics=described,
             judge=judge.describe() if judge else None, judge_identity=judge_identity(judge) if judge else None,
         )  # fmt: skip
-        db = stack.enter_context(open_store(store or suite.resolve(suite.store)))
         done: set[tuple[str, str, str]] = set()
         if resume:
             stored = db.manifest(resume)
@@ -248,7 +263,6 @@ async def run_async(
                 budget.spent_usd = stored_spend(list(db.results(resume)), judge)
         else:
             db.create_run(manifest)
-        run_id = manifest.run_id
         plan = build_plan(built, cases).without(done)
         immediate = [m for m in metrics if not is_pairwise(m)]
 

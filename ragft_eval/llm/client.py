@@ -22,9 +22,9 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import openai
@@ -36,6 +36,7 @@ from .resilience import CallFailed, Endpoint, MalformedResponse, estimate_tokens
 from .server import LocalServer, resolve_gguf
 from .spec import ModelSpec
 
+T = TypeVar("T")
 LOCAL_API_KEY = "sk-local-no-key"  # llama.cpp needs none, the openai client insists on one
 
 
@@ -222,7 +223,7 @@ class ModelClient:
         if price is None:
             return None
         return price.cost(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, seconds=latency_s,
-                          cached_tokens=cached_tokens)  # fmt: skip
+                          cached_tokens=cached_tokens, batch=self.spec.batch is not None)  # fmt: skip
 
     def _kwargs(self, request: ModelRequest) -> dict[str, Any]:
         """The ``openai`` call's arguments: the request's fields, the model's config for what it leaves out."""
@@ -303,7 +304,40 @@ class ModelClient:
             raise
         return done.value.model_copy(update={"attempts": done.attempts, "retried": done.retried})
 
-    def _response(self, request: ModelRequest, r: Any, latency: float) -> ModelResponse:
+    @property
+    def sdk(self) -> openai.AsyncOpenAI:
+        """The started ``openai`` client (for the Batch API's files and batches endpoints, :mod:`.batch`)."""
+        if self._client is None:
+            raise EndpointError(f"model {self.name!r} is not started")
+        return self._client
+
+    def request_body(self, request: ModelRequest) -> dict[str, Any]:
+        """The JSON body the request is sent as (what a Batch API line carries)."""
+        kwargs = self._kwargs(request)
+        return {**{k: v for k, v in kwargs.items() if k != "extra_body"}, **kwargs["extra_body"]}
+
+    async def retried(self, send: Callable[[float | None], Awaitable[T]]) -> T:
+        """``send(timeout)`` under the endpoint's limits and retry policy, as :meth:`call` sends a
+        completion (for the Batch API's own calls: uploads, polls, downloads)."""
+        try:
+            done = await self.endpoint.call(send, redact=self.redact)
+        except CallFailed as failed:
+            raise self._outbound(failed) from None
+        return done.value
+
+    def parse(self, request: ModelRequest, body: dict[str, Any], *, latency: float | None) -> ModelResponse:
+        """The :class:`ModelResponse` of a completion body (a Batch API output line's ``response.body``)."""
+        from openai.types import Completion
+        from openai.types.chat import ChatCompletion
+
+        model = Completion if request.api == "completions" else ChatCompletion
+        try:
+            parsed = model.model_validate(body)
+        except ValueError as exc:
+            raise MalformedResponse(f"not a {model.__name__}: {exc}") from exc
+        return self._response(request, parsed, latency)
+
+    def _response(self, request: ModelRequest, r: Any, latency: float | None) -> ModelResponse:
         """The :class:`ModelResponse` of a 200; :class:`MalformedResponse` when the body is not a valid
         completion (no choices, or not an object at all: the ``openai`` client returns a non-JSON body as
         a string), a transport failure that is retried."""
@@ -407,14 +441,19 @@ class ModelPool:
         cache: Any = None,
         cache_policy: Mapping[str, str] | None = None,
         budget: Any = None,
+        batches: Any = None,
     ):
         """``cache`` (a :class:`~ragft_eval.llm.cache.CallCache`), ``cache_policy`` (role -> policy) and
-        ``budget`` (a :class:`~ragft_eval.llm.budget.Budget`) wrap every role's calls (:mod:`.roles`)."""
+        ``budget`` (a :class:`~ragft_eval.llm.budget.Budget`) wrap every role's calls (:mod:`.roles`);
+        ``batches`` (a :class:`~ragft_eval.llm.batch.BatchLedger`) records the Batch API jobs of ``batch:``
+        models (a fresh one when not given)."""
         self.specs = dict(specs)
         self.base_dir = base_dir
         self.cache = cache
         self.cache_policy = dict(cache_policy or {"systems": "read_write", "judge": "read_write"})
         self.budget = budget
+        self.batches = batches
+        self._queues: dict[str, Any] = {}  # client key -> BatchQueue of a batch model
         self.cpu = CpuSlots(cpu_slots) if cpu_slots else CpuSlots.for_machine(self.specs.values())
         self._clients: dict[str, ModelClient] = {}
         self.endpoints: dict[str, Endpoint] = {}
@@ -445,12 +484,25 @@ class ModelPool:
         """Model ``name`` as ``role`` uses it (``systems`` or ``judge``): the started shared client (with
         ``lora``: a separate server serving that adapter), through the run's cache and budget."""
         client = await self.client(name, lora=lora)
-        if self.cache is None and self.budget is None:
+        queue = self._batch_queue(client) if client.spec.batch is not None else None
+        if self.cache is None and self.budget is None and queue is None:
             return client
         from .roles import RoleModel
 
         return RoleModel(client, role, cache=self.cache, policy=self.cache_policy.get(role, "read_write"),
-                         budget=self.budget)  # fmt: skip
+                         budget=self.budget, batch=queue)  # fmt: skip
+
+    def _batch_queue(self, client: ModelClient) -> Any:
+        """The one :class:`~ragft_eval.llm.batch.BatchQueue` of a batch model, shared by its roles."""
+        from .batch import BatchLedger, BatchQueue
+
+        if self.batches is None:
+            self.batches = BatchLedger()
+        key = f"{client.name}+{client.lora}" if client.lora else client.name
+        if key not in self._queues:
+            assert client.spec.batch is not None
+            self._queues[key] = BatchQueue(client, client.spec.batch, self.batches)
+        return self._queues[key]
 
     def unstarted(self, name: str) -> ModelClient:
         """A client for model ``name`` that is never started (no server, no network): for saying what a run
@@ -478,6 +530,9 @@ class ModelPool:
             return self._clients[key]
 
     async def close(self) -> None:
+        queues, self._queues = list(self._queues.values()), {}
+        for queue in queues:
+            await queue.close()
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.close()

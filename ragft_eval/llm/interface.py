@@ -86,7 +86,8 @@ class ModelResponse(_Record):
     text: str
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
-    latency_s: float
+    # the call's own time; None for a call answered by a Batch API batch (hours in a queue are not its speed)
+    latency_s: float | None
     finish_reason: str | None = None
     token_logprobs: tuple[float, ...] | None = None
     served_model: str | None = None

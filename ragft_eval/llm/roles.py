@@ -3,7 +3,8 @@
 One :class:`ModelClient` (one server, one endpoint limiter) may serve both roles, but each role has its
 own cache policy (a nightly run calls the systems afresh while the judge's verdicts may be replayed), so
 :class:`ModelPool.get` hands each role a :class:`RoleModel`: the shared client, through the run's call
-cache with the role's policy, and through the run's budget.  It implements the one model interface, so
+cache with the role's policy, and through the run's budget (and, for a ``batch:`` model, through its
+:class:`~ragft_eval.llm.batch.BatchQueue`).  It implements the one model interface, so
 nothing that calls a model can tell, or bypass it.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from .batch import BatchQueue
 from .budget import Budget
 from .cache import CachePolicy, CallCache, Role, cache_key, model_identity
 from .client import ModelClient
@@ -23,8 +25,8 @@ class RoleModel:
     """``client`` as ``role`` uses it (cache policy, budget); every other attribute is the client's."""
 
     def __init__(self, client: ModelClient, role: Role, *, cache: CallCache | None, policy: CachePolicy,
-                 budget: Budget | None) -> None:  # fmt: skip
-        self._client, self.role = client, role
+                 budget: Budget | None, batch: BatchQueue | None = None) -> None:  # fmt: skip
+        self._client, self.role, self._batch = client, role, batch
         self._cache, self.policy, self._budget = cache, policy, budget
         self._identity: dict[str, Any] | None = None
         self._latencies: deque[float] = deque(maxlen=20)  # recent call times: a local call's projected cost
@@ -58,12 +60,16 @@ class RoleModel:
         if self._budget is not None:
             reserved = await self._budget.reserve(self.projected_cost(request), what=f"{self.role} {self.name}")
         try:
-            out = await self._client.call(request)
+            if self._batch is not None:  # a batch model: the call joins the model's next Batch API job
+                out = await self._batch.call(request, cache_key(self.identity(), request))
+            else:
+                out = await self._client.call(request)
         except BaseException:
             if self._budget is not None:
                 self._budget.settle(reserved, None)
             raise
-        self._latencies.append(out.latency_s)
+        if out.latency_s is not None:
+            self._latencies.append(out.latency_s)
         if self._budget is not None:
             self._budget.settle(reserved, self._client.cost(out.prompt_tokens, out.completion_tokens,
                                                             latency_s=out.latency_s))  # fmt: skip

@@ -59,6 +59,27 @@ class RetrySpec(_Spec):
     breaker_failures: int | None = Field(default=10, ge=1)
 
 
+class BatchSpec(_Spec):
+    """Batch mode (``models.<name>.batch``, ``true`` for the defaults): the model's calls go through
+    OpenAI's Batch API (:mod:`ragft_eval.llm.batch`) at its batch discount, for a nightly run that can wait.
+
+    Calls arriving within ``gather_s`` of each other go into one batch (at most ``max_requests``); the
+    batch is polled every ``poll_s``; after ``wait_s`` without its results, ``run`` stops with exit code 5
+    (batch pending) and ``--resume RUN_ID`` collects the same batch later.
+    """
+
+    wait_s: float = Field(default=3600, ge=0)
+    poll_s: float = Field(default=30, gt=0)
+    gather_s: float = Field(default=2.0, ge=0)
+    max_requests: int = Field(default=50_000, ge=1, le=50_000)  # the Batch API's limit per batch
+    completion_window: Literal["24h"] = "24h"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {} if value is True else value
+
+
 # A local server keeps the behaviour it had before retries existed: one attempt (a request that timed
 # out is still being generated, so a retry would only queue behind it) and no breaker.
 LOCAL_RETRY = RetrySpec(max_attempts=1, breaker_failures=None)
@@ -90,6 +111,7 @@ class ModelSpec(_Spec):
     usd_per_1k_completion_tokens: float | None = Field(default=None, ge=0)
     limits: LimitsSpec = Field(default_factory=LimitsSpec)
     retry: RetrySpec = Field(default_factory=RetrySpec)
+    batch: BatchSpec | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSpec:
@@ -100,7 +122,17 @@ class ModelSpec(_Spec):
         if self.local is not None and "limits" in self.model_fields_set:
             raise ValueError("limits are for remote endpoints: a local server answers one request at a time "
                              "(and shares the CPU slots) and needs no rate caps")  # fmt: skip
+        if self.batch is not None and self.local is not None:
+            raise ValueError("batch is OpenAI's Batch API, for a remote endpoint (base_url); a local server has none")
         return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _batch_false(cls, value: Any) -> Any:
+        # ``batch: false`` means what leaving it out means
+        if isinstance(value, dict) and value.get("batch") is False:
+            value = {k: v for k, v in value.items() if k != "batch"}
+        return value
 
     @model_serializer(mode="wrap")
     def _omit_default_call_policy(self, handler: SerializerFunctionWrapHandler) -> Any:
@@ -111,6 +143,8 @@ class ModelSpec(_Spec):
             for key in ("limits", "retry"):
                 if key in data and getattr(self, key) == type(self).model_fields[key].default_factory():
                     del data[key]
+            if data.get("batch", 0) is None:  # added later: absent keeps the hash of older suites
+                del data["batch"]
         return data
 
     @property

@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from ..errors import RunStopped
 from ..records import Response
+from ..systems import System
 from .answering import answer_case
 from .plan import Plan, WorkItem
 
@@ -37,14 +38,18 @@ class LocalExecutor:
             raise ValueError(f"concurrency: expected >= 1, got {concurrency}")
         self.concurrency = concurrency
 
+    def limit(self, system: System) -> int:
+        """Cases of ``system`` in flight at once: the suite's concurrency, or fewer where the system says;
+        a system on a batch model (``batched``) takes as many as it says, since its calls wait in the
+        provider's queue and must be in flight together to go out in one batch."""
+        own = system.max_concurrency or self.concurrency
+        return own if getattr(system, "batched", False) else min(own, self.concurrency)
+
     def describe(self) -> dict[str, object]:
         return {"kind": "local", "concurrency": self.concurrency}
 
     async def execute(self, plan: Plan, finish: Finish, *, timeout_s: float) -> None:
-        limits = {
-            name: asyncio.Semaphore(min(system.max_concurrency or self.concurrency, self.concurrency))
-            for name, system in plan.systems.items()
-        }
+        limits = {name: asyncio.Semaphore(self.limit(system)) for name, system in plan.systems.items()}
 
         stopped: list[RunStopped] = []
 

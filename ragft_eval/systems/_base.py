@@ -61,6 +61,8 @@ class BaseSystem:
     name: str
     kind: str = "system"
     max_concurrency: int | None = None
+    # a system on a batch model (Batch API): its max_concurrency is not capped by the suite's concurrency
+    batched: bool = False
     # What the responses record besides the answer ("retrieved", "context", "route"); None: unknown.
     # A failed case is then unscored, not an error, on a metric that needs what the system never records.
     records: frozenset[str] | None = None

@@ -117,6 +117,10 @@ class GenerativeSystem(BaseSystem):
             # a local server answers one request at a time: more cases in flight only queue, and the queue
             # would eat into the per-case timeout
             self.max_concurrency = 1
+        elif spec is not None and spec.batch is not None:
+            # a batch model's calls wait in the provider's queue, not here: every case may be in flight at
+            # once, so that its calls go out together in one batch
+            self.max_concurrency, self.batched = spec.batch.max_requests, True
         if self.uses_retriever:  # build indexes now: their hashes go into the manifest, their time not into latency
             for gs in ctx.golden_sets.values():
                 if gs.corpus:

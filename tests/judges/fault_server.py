@@ -21,6 +21,14 @@ Faults of a hosted API, on completions only (``/v1/models`` always answers, so t
   fault waits before it answers (set it past the client's timeout).
 * ``echo_key``: error bodies quote the request's API key (the Authorization header), as some gateways do.
 
+The Batch API, as OpenAI serves it (``POST /v1/files`` with purpose ``batch``, ``POST /v1/batches``,
+``GET /v1/batches/{id}``, ``GET /v1/files/{id}/content``): a batch is ``validating``, then
+``in_progress``, and ``completed`` at its ``batch_polls``-th retrieval (``None``: never, a batch that is
+still pending when the harness stops waiting).  Its lines are answered like completions (``respond`` or
+the replies; no faults), lines whose body contains a text of ``batch_fail`` get a 400 line in the error file, and
+``batch_status`` ends every batch in another state (``failed``, ``expired``).  ``batches`` holds each
+batch and ``batch_lines`` every line submitted, so tests see what was sent and how often.
+
 What it served is counted: ``served`` (per kind: ``ok``, each fault kind, ``admit_429``, ``down``),
 ``injected`` (faults only), ``in_flight_samples`` ((monotonic t, requests in flight) at every arrival
 and departure of a completion), ``peak`` and ``connections`` (TCP connections accepted: with
@@ -31,6 +39,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import email.parser
+import email.policy
 import json
 import random
 import socket
@@ -101,6 +111,9 @@ class FaultServer:
         retry_after: str = "1",
         reset_after: str = "250ms",
         echo_key: bool = False,
+        batch_polls: int | None = 2,
+        batch_fail: tuple[str, ...] = (),
+        batch_status: str = "completed",
     ):
         if mode not in ("500", "503", "drop"):
             raise ValueError(f"mode: expected 500, 503 or drop, got {mode!r}")
@@ -125,6 +138,12 @@ class FaultServer:
         self.retry_after = retry_after
         self.reset_after = reset_after
         self.echo_key = echo_key
+        self.batch_polls = batch_polls
+        self.batch_fail = tuple(batch_fail)
+        self.batch_status = batch_status
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.batch_lines: list[dict[str, Any]] = []
         self.calls = 0
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.served: collections.Counter[str] = collections.Counter()
@@ -176,7 +195,17 @@ class FaultServer:
                 self.connection.close()
 
             def do_GET(self):
-                if self.path.endswith("/models"):
+                if "/batches/" in self.path:
+                    batch = server._poll_batch(self.path.rsplit("/", 1)[1])
+                    self._send(*((200, batch) if batch else (404, {"error": {"message": "no such batch"}})))
+                elif self.path.endswith("/content") and "/files/" in self.path:
+                    data = server.files.get(self.path.split("/files/")[1].removesuffix("/content"), b"")
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/octet-stream")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                elif self.path.endswith("/models"):
                     data = [{"id": m, "object": "model", "created": 0, "owned_by": "loopback"} for m in server.models]
                     self._send(200, {"object": "list", "data": data})
                 else:
@@ -184,7 +213,14 @@ class FaultServer:
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(length) or b"{}")
+                raw = self.rfile.read(length)
+                if self.path.endswith("/files"):
+                    self._send(200, server._upload(self.headers.get("Content-Type", ""), raw))
+                    return
+                body = json.loads(raw or b"{}")
+                if self.path.endswith("/batches"):
+                    self._send(200, server._create_batch(body))
+                    return
                 chat = self.path.endswith("/chat/completions")
                 with server._lock:
                     server.requests.append((self.path, body))
@@ -282,6 +318,72 @@ class FaultServer:
 
         self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    # --- the Batch API -------------------------------------------------------------------------------
+    def _upload(self, content_type: str, raw: bytes) -> dict[str, Any]:
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + raw
+        )
+        data = next(p.get_payload(decode=True) for p in message.iter_parts() if p.get_filename())
+        with self._lock:
+            file_id = f"file-{len(self.files) + 1}"
+            self.files[file_id] = data
+        return self._file(file_id, "batch")
+
+    def _file(self, file_id: str, purpose: str) -> dict[str, Any]:
+        return {"id": file_id, "object": "file", "bytes": len(self.files[file_id]), "created_at": 0,
+                "filename": f"{file_id}.jsonl", "purpose": purpose, "status": "processed"}  # fmt: skip
+
+    def _create_batch(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            batch_id = f"batch_{len(self.batches) + 1}"
+            lines = [json.loads(x) for x in self.files[body["input_file_id"]].decode().splitlines() if x.strip()]
+            self.batch_lines += lines
+            self.batches[batch_id] = {
+                "id": batch_id, "object": "batch", "endpoint": body["endpoint"], "errors": None,
+                "input_file_id": body["input_file_id"], "completion_window": body["completion_window"],
+                "status": "validating", "output_file_id": None, "error_file_id": None, "created_at": 0,
+                "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+                "metadata": body.get("metadata"), "polls": 0, "lines": lines}  # fmt: skip
+            return self._public(batch_id)
+
+    def _public(self, batch_id: str) -> dict[str, Any]:
+        return {k: v for k, v in self.batches[batch_id].items() if k not in ("polls", "lines")}
+
+    def _poll_batch(self, batch_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            batch = self.batches.get(batch_id)
+            if batch is None:
+                return None
+            batch["polls"] += 1
+            if batch["status"] in ("validating", "in_progress"):
+                done = self.batch_polls is not None and batch["polls"] >= self.batch_polls
+                batch["status"] = "in_progress" if not done else self.batch_status
+                if done and self.batch_status in ("completed", "expired"):
+                    self._finish_batch(batch)
+            return self._public(batch_id)
+
+    def _finish_batch(self, batch: dict[str, Any]) -> None:
+        """Answer a batch's lines (an expired batch: its first half only); called with the lock held."""
+        lines = batch["lines"] if self.batch_status == "completed" else batch["lines"][: len(batch["lines"]) // 2]
+        out, errors = [], []
+        for i, line in enumerate(lines):
+            if any(text in json.dumps(line["body"]) for text in self.batch_fail):
+                errors.append({"id": f"r{i}", "custom_id": line["custom_id"], "error": None, "response": {
+                    "status_code": 400, "request_id": f"q{i}",
+                    "body": {"error": {"message": "Invalid value for 'messages'", "type": "invalid_request_error"}}}})
+                continue
+            chat = line["url"].endswith("/chat/completions")
+            text = self.respond(line["body"]) if self.respond else self.replies[i % len(self.replies)]
+            out.append({"id": f"r{i}", "custom_id": line["custom_id"], "error": None, "response": {
+                "status_code": 200, "request_id": f"q{i}",
+                "body": self._completion_body(i, text, chat=chat, body=line["body"])}})  # fmt: skip
+        for name, rows in (("output_file_id", out), ("error_file_id", errors)):
+            if rows:
+                file_id = f"file-{len(self.files) + 1}"
+                self.files[file_id] = "".join(json.dumps(r) + "\n" for r in rows).encode()
+                batch[name] = file_id
+        batch["request_counts"] = {"total": len(batch["lines"]), "completed": len(out), "failed": len(errors)}
 
     def fault(self, n: int) -> str | None:
         """The fault injected at completion ``n`` (None: a good answer); a function of the seed and ``n``."""
