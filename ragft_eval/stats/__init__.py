@@ -43,6 +43,7 @@ from .decision import (
     latency_ref,
     tag_cells,
 )
+from .ppi import PPIEstimate, ppi_mean
 from .significance import (
     Comparison,
     compare_systems,
@@ -68,6 +69,7 @@ __all__ = [
     "Decision",
     "LatencyStats",
     "LeftOut",
+    "PPIEstimate",
     "Percentile",
     "Projection",
     "RunComparison",
@@ -105,6 +107,7 @@ __all__ = [
     "pareto_front",
     "percentile_with_ci",
     "power_by_slice",
+    "ppi_mean",
     "project",
     "sign_flip_test",
     "significance_letters",
