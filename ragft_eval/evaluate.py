@@ -127,6 +127,14 @@ def batch_ledger(db: Store, run_id: str) -> BatchLedger:
     return BatchLedger(known, sink=keep)
 
 
+def machine_usd_per_hour(suite: Suite) -> float | None:
+    """What an hour of this machine costs: the ``usd_per_hour`` of the suite's local models (they run
+    here), the highest when they differ; None when none is priced so."""
+    rates = [s.price.usd_per_hour for s in suite.models.values()
+             if s.local is not None and s.price is not None and s.price.usd_per_hour is not None]  # fmt: skip
+    return max(rates, default=None)
+
+
 def stored_spend(results: Sequence[CaseResult], judge: Judge | None) -> float:
     """What a run's stored results cost: the systems' reported costs, and the judge's calls at its price."""
     spent = sum(cr.response.cost_usd or 0.0 for cr in results)
@@ -291,6 +299,11 @@ async def run_async(
                                         reason=f"{type(exc).__name__}: {exc}"))  # fmt: skip
             raise
         db.set_status(run_id, "finished")
+        # what the harness itself did once for the run (fine-tunes, indexes), priced at the machine's rate
+        rate = machine_usd_per_hour(suite)
+        work = [w.priced(rate).model_dump(mode="json") for w in [*ctx.one_time, *retrievers.work]]
+        db.put_artifact(f"one_time:{run_id}:{clock().astimezone(UTC).isoformat(timespec='seconds')}", "one_time",
+                        {"run_id": run_id, "usd_per_hour": rate, "work": work})  # fmt: skip
         # what the run did to each endpoint (calls, attempts, throttling, a tripped breaker): the run log
         db.put_artifact(f"endpoints:{run_id}:{clock().astimezone(UTC).isoformat(timespec='seconds')}", "endpoints",
                         {"run_id": run_id, "endpoints": models.endpoint_summaries()})  # fmt: skip

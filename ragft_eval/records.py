@@ -280,3 +280,26 @@ class RunManifest(_Record):
     package_versions: dict[str, str]
     bootstrap: dict[str, int]
     python: str
+
+
+class OneTimeWork(_Record):
+    """Work the harness itself did for a run, once, before the cases: a fine-tune, an index build (with
+    its embeddings).  ``reused`` work was found in the cache, done by an earlier run (this run paid
+    nothing for it); ``seconds`` is the work's time: a fine-tune's training (for a reused one, that of the
+    run that trained it), an index's build (for a reused one, loading it).  ``usd`` is the seconds at the
+    machine's price (``usd_per_hour`` of the suite's local models; None: not priced)."""
+
+    schema_version: int = SCHEMA_VERSION
+    kind: Literal["finetune", "index"]
+    name: str
+    seconds: float | None = Field(default=None, ge=0)
+    reused: bool = False
+    usd: float | None = Field(default=None, ge=0)
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+    def priced(self, usd_per_hour: float | None) -> OneTimeWork:
+        """This work with its cost at ``usd_per_hour`` (unchanged when either is unknown)."""
+        if usd_per_hour is None or self.seconds is None:
+            return self
+        return self.model_copy(update={"usd": usd_per_hour * self.seconds / 3600})
+

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..errors import RagftError
 from ..hashing import file_hash
+from ..records import OneTimeWork
 from .config import (
     FinetuneConfig,
     artifact_key,
@@ -109,14 +110,28 @@ def finetune(
     return Artifact(key, adapter, record, cached=False, model=model if keep_model else None)
 
 
-async def ensure_adapter(config_path: Path) -> Path:
-    """The adapter file for a fine-tune config, training it first when the cache has none (in a worker
+async def ensure_artifact(config_path: Path) -> Artifact:
+    """The adapter for a fine-tune config, training it first when the cache has none (in a worker
     thread, stopped after its current step when the run is cancelled)."""
     cfg = load_finetune_config(config_path)
     stop = threading.Event()
     try:
-        artifact = await asyncio.to_thread(finetune, cfg, progress=True, stop=stop)
+        return await asyncio.to_thread(finetune, cfg, progress=True, stop=stop)
     except asyncio.CancelledError:
         stop.set()
         raise
-    return artifact.path
+
+
+async def ensure_adapter(config_path: Path) -> Path:
+    """The adapter file for a fine-tune config (:func:`ensure_artifact`)."""
+    return (await ensure_artifact(config_path)).path
+
+
+def work_of(artifact: Artifact) -> OneTimeWork:
+    """The fine-tune as one-time work of a run: its training (and model load and export) time, or the
+    time an earlier run took when the cache had it."""
+    rec = artifact.record
+    seconds = (rec.get("seconds") or 0.0) + (rec.get("load_seconds") or 0.0) if "seconds" in rec else None
+    return OneTimeWork(kind="finetune", name=str(rec.get("name", artifact.path.parent.name)), seconds=seconds,
+                       reused=artifact.cached, detail={"key": artifact.key, "steps": rec.get("steps"),
+                                                       "train_examples": rec.get("train_examples")})  # fmt: skip

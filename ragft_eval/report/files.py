@@ -20,6 +20,7 @@ def run_notes(result: RunSummary, gates: Sequence[GateResult] = ()) -> list[str]
     notes += [f"golden set {name}: {h[:19]}" for name, h in m.golden_sets.items()]
     notes += [g.message for g in gates if not g.passed]
     notes += endpoint_notes(result)
+    notes += one_time_notes(result)
     notes += judge_notes(result)
     return notes
 
@@ -37,6 +38,24 @@ def endpoint_notes(result: RunSummary) -> list[str]:
                          f"{limit.get('throttled', 0)} throttled (429); concurrency limit {limit.get('min_limit')}"
                          f"-{limit.get('max_limit')} of {limit.get('cap')}")  # fmt: skip
     return lines
+
+
+def one_time_notes(result: RunSummary) -> list[str]:
+    """One line on what the harness did once for the run (fine-tunes, indexes) and what that cost."""
+    if not result.one_time:
+        return []
+    parts, paid, priced = [], 0.0, True
+    for w in result.one_time:
+        usd = w.get("usd")
+        cost = f", ${usd:.4f}" if usd is not None else ", not priced"
+        seconds = f"{w['seconds']:.1f} s" if w.get("seconds") is not None else "time unknown"
+        how = "reused (an earlier run's work)" if w.get("reused") else "done now"
+        parts.append(f"{w['kind']} {w['name']} {how}, {seconds}{cost}")
+        if not w.get("reused"):
+            paid += usd or 0.0
+            priced = priced and usd is not None
+    total = f"${paid:.4f}" if priced else "not priced"
+    return [f"one-time work (paid by this run: {total}): " + "; ".join(parts)]
 
 
 def judge_notes(result: RunSummary) -> list[str]:

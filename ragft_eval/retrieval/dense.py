@@ -76,7 +76,8 @@ class DenseRetriever(IndexedRetriever):
         )
         file = cache_dir / "indexes" / f"dense-{self.index_hash[7:23]}.npy"
         self._encoder = await asyncio.to_thread(load_encoder, path)
-        if file.is_file():
+        self.reused = file.is_file()  # the embeddings were computed by an earlier run
+        if self.reused:
             self._emb = np.load(file)
         else:
             self._emb = await asyncio.to_thread(self._encode, [c.text for c in self.chunks])

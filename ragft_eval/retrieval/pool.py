@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 from ..golden import GoldenSet
+from ..records import OneTimeWork
 from ..registry import create
 from ._base import Retriever
 from .spec import RetrieverSpec
@@ -20,6 +22,7 @@ class RetrieverPool:
         self.cache_dir = cache_dir
         self._built: dict[tuple[str, str, date | None], Any] = {}
         self._locks: dict[tuple[str, str, date | None], asyncio.Lock] = {}
+        self.work: list[OneTimeWork] = []  # each index built for the run, with its time
 
     async def get(self, name: str, golden_set: GoldenSet, as_of: date | None = None) -> Retriever:
         key = (name, golden_set.name, as_of)
@@ -40,7 +43,13 @@ class RetrieverPool:
                 docs = golden_set.corpus_as_of(as_of)
                 if not docs:
                     raise ConfigError(f"retrievers.{name}: golden set {golden_set.name!r} has no corpus to index")
+                t0 = time.perf_counter()
                 await retriever.build(docs, self.cache_dir)
+                # ``reused``: the retriever found its index (embeddings) in the cache, as dense does
+                self.work.append(OneTimeWork(kind="index", name=f"{name}/{golden_set.name}",
+                                             seconds=time.perf_counter() - t0,
+                                             reused=bool(getattr(retriever, "reused", False)),
+                                             detail={"kind": spec.kind, "documents": len(docs)}))  # fmt: skip
             self._built[key] = retriever
             return retriever
 

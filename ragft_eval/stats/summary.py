@@ -41,6 +41,8 @@ class RunSummary(BaseModel):
     flagged_metrics: tuple[str, ...]
     # what the run did to each model endpoint (the last record: a resumed run's latest leg)
     endpoints: tuple[dict[str, Any], ...] = ()
+    # what the harness did once for the run (fine-tunes, indexes: OneTimeWork dumps), over every leg
+    one_time: tuple[dict[str, Any], ...] = ()
 
     @property
     def run_id(self) -> str:
@@ -98,4 +100,5 @@ def build_summary(store: Store, run_id: str) -> RunSummary:
         judge_calibrations=tuple(calibrations),
         flagged_metrics=tuple(flagged),
         endpoints=tuple(legs[-1]["endpoints"]) if legs else (),
+        one_time=tuple(w for leg in store.artifacts("one_time") if leg.get("run_id") == run_id for w in leg["work"]),
     )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from ..golden import GoldenSet
 from ..llm import ModelPool
-from ..records import Case, Response
+from ..records import Case, OneTimeWork, Response
 from ..retrieval import RetrieverPool
 
 
@@ -47,6 +47,8 @@ class RunContext:
     cache_dir: Path
     models: ModelPool
     retrievers: RetrieverPool
+    # the one-time work systems did at start (fine-tunes), for the run's record of what it cost
+    one_time: list[OneTimeWork] = field(default_factory=list)
 
     def resolve(self, path: str | Path) -> Path:
         """``path`` relative to the suite file's folder (absolute paths unchanged)."""

@@ -129,9 +129,13 @@ class GenerativeSystem(BaseSystem):
     async def _adapter_path(self, ctx: RunContext) -> Path:
         path = ctx.resolve(self.adapter)
         if path.suffix in (".yaml", ".yml"):
-            from ..finetune import ensure_adapter
+            from ..finetune.artifact import ensure_artifact, work_of
 
-            return await ensure_adapter(path)
+            artifact = await ensure_artifact(path)
+            work = work_of(artifact)
+            if all(w.detail.get("key") != artifact.key for w in ctx.one_time):  # one adapter, several systems
+                ctx.one_time.append(work)
+            return artifact.path
         if not path.is_file():
             raise ConfigError(f"system {self.name!r}: adapter: no LoRA file at {str(path)!r}")
         return path
