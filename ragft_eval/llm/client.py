@@ -478,7 +478,14 @@ class ModelPool:
 
     def endpoint_summaries(self) -> list[dict[str, Any]]:
         """What the run did to each endpoint (calls, attempts, breaker, the limit over time), for the run log."""
-        return [e.summary() for e in self.endpoints.values()]
+        out = []
+        for endpoint in self.endpoints.values():
+            summary = endpoint.summary()
+            servers = [c.server for c in self._clients.values() if c.server is not None and c.endpoint is endpoint]
+            if servers:  # what the local server itself says it generated (a warm re-run: 0)
+                summary["server_generations"] = sum(server.served for server in servers)
+            out.append(summary)
+        return out
 
     async def get(self, name: str, *, lora: Path | None = None, role: str = "systems") -> Any:
         """Model ``name`` as ``role`` uses it (``systems`` or ``judge``): the started shared client (with

