@@ -36,6 +36,9 @@ class Verdict(BaseModel):
     latency_s: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    # what the judge's call cost at the judge model's price (None: not priced), and how many HTTP attempts
+    cost_usd: float | None = None
+    attempts: int = 1
 
     @model_validator(mode="after")
     def _check(self) -> Verdict:

@@ -97,7 +97,8 @@ class JudgeClient:
         return Verdict(
             status=parsed.status, score=parsed.score, raw_score=parsed.raw_score, label=parsed.label,
             reason=parsed.reason, problem=parsed.problem, raw=out.text, latency_s=out.latency_s,
-            prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens, **base,
+            prompt_tokens=out.prompt_tokens, completion_tokens=out.completion_tokens, attempts=out.attempts,
+            cost_usd=self.client.cost(out.prompt_tokens, out.completion_tokens, latency_s=out.latency_s), **base,
         )  # fmt: skip
 
     async def grade(self, *, question: str, answer: str, reference: str, rubric: str, repeat: int = 0) -> Verdict:

@@ -31,6 +31,8 @@ class CallTally:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     unreported: int = 0  # calls whose usage the endpoint did not report
+    cost_usd: float = 0.0  # at the judge model's price
+    unpriced: int = 0  # calls without a cost (the model has no price, or did not report what it is priced by)
     stopped: Exception | None = None  # the run stopped itself (a budget cap) during a call
     failures: int = 0
     last_failure: str | None = None
@@ -40,7 +42,8 @@ class CallTally:
         missing count is not a 0)."""
         known = self.unreported == 0
         return {"calls": self.calls, "prompt_tokens": self.prompt_tokens if known else None,
-                "completion_tokens": self.completion_tokens if known else None}  # fmt: skip
+                "completion_tokens": self.completion_tokens if known else None,
+                "cost_usd": self.cost_usd if self.unpriced == 0 else None}  # fmt: skip
 
 
 TALLY: contextvars.ContextVar[CallTally | None] = contextvars.ContextVar("ragas_tally", default=None)
@@ -87,6 +90,12 @@ def ragas_llm(model: Model, *, temperature: float, max_tokens: int) -> Any:
             else:
                 tally.prompt_tokens += out.prompt_tokens
                 tally.completion_tokens += out.completion_tokens
+            price = getattr(model, "cost", None)  # a Model that can price its calls (ModelClient can)
+            usd = price(out.prompt_tokens, out.completion_tokens, latency_s=out.latency_s) if price else None
+            if usd is None:
+                tally.unpriced += 1
+            else:
+                tally.cost_usd += usd
         usage = None
         if out.prompt_tokens is not None and out.completion_tokens is not None:
             usage = {"prompt_tokens": out.prompt_tokens, "completion_tokens": out.completion_tokens,

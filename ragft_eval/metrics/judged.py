@@ -25,7 +25,8 @@ NO_ANSWER_REFERENCE = "(none: the documentation does not answer this; a correct 
 def _verdict_details(v: Verdict) -> dict[str, Any]:
     return {"status": v.status, "score": v.score, "label": v.label, "reason": v.reason, "problem": v.problem,
             "raw": v.raw[:1000], "params": v.params, "prompt_tokens": v.prompt_tokens,
-            "completion_tokens": v.completion_tokens, "latency_s": v.latency_s}  # fmt: skip
+            "completion_tokens": v.completion_tokens, "latency_s": v.latency_s, "cost_usd": v.cost_usd,
+            "attempts": v.attempts}  # fmt: skip
 
 
 class JudgedMetric(BaseMetric):

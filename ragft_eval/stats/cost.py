@@ -218,6 +218,21 @@ def judge_calls(m: MetricResult) -> list[tuple[int, int | None, int | None]]:
     return []
 
 
+def judge_call_costs(m: MetricResult) -> list[tuple[int, float | None]]:
+    """The judge calls of one metric result with what they cost at the judge model's price, as recorded
+    when they were made: ``(calls, usd)`` entries (usd None: not priced), like :func:`judge_calls`."""
+    d = m.details
+    verdicts = d.get("verdicts")
+    if isinstance(verdicts, list):
+        return [(1, _usd(v.get("cost_usd"))) for v in verdicts if isinstance(v, dict)]
+    calls = _count(d.get("calls"))
+    return [(calls, _usd(d.get("cost_usd")))] if calls and ("prompt_tokens" in d or "completion_tokens" in d) else []
+
+
+def _usd(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0 else None
+
+
 def costs(
     results: Iterable[CaseResult],
     *,
@@ -232,7 +247,9 @@ def costs(
       unreported costs left out and counted); CI :func:`ragft_eval.resample.bootstrap_ci` of that mean.
       None when no response reports a cost.
     - Judge: every judge call in the system's metric details (:func:`judge_calls`), priced as
-      ``prompt_tokens / 1000 * prompt_price + completion_tokens / 1000 * completion_price``, summed over
+      ``prompt_tokens / 1000 * prompt_price + completion_tokens / 1000 * completion_price`` when the suite
+      sets those prices (``costs.judge_usd_per_1k_*``), else at the judge model's own price as each call
+      recorded it (:func:`judge_call_costs`; a local judge: its machine time), summed over
       the run and divided by the system's ``n_cases`` (every case, judged or not: a ``where:`` that judges
       a share of the cases is part of what judging costs per case).  None, with the reason, when either
       price is missing ("judge cost not priced") or any judge call did not report its tokens (a partial sum
@@ -254,13 +271,20 @@ def costs(
         unreported = sum(c for c, p, q in calls if p is None or q is None)
         prompt = sum(p for _, p, q in calls if p is not None and q is not None)
         completion = sum(q for _, p, q in calls if p is not None and q is not None)
-        problems = [JUDGE_NOT_PRICED] if not priced else []
-        if unreported:
-            problems.append(f"judge tokens not reported for {unreported} of {n_calls} judge calls")
         judge_total = None
-        if not problems:
-            judge_total = (prompt / 1000 * judge_usd_per_1k_prompt_tokens
-                           + completion / 1000 * judge_usd_per_1k_completion_tokens)  # fmt: skip
+        if priced:
+            problems = [f"judge tokens not reported for {unreported} of {n_calls} judge calls"] if unreported else []
+            if not problems:
+                judge_total = (prompt / 1000 * judge_usd_per_1k_prompt_tokens
+                               + completion / 1000 * judge_usd_per_1k_completion_tokens)  # fmt: skip
+        else:  # the judge model's own price, as each call recorded it
+            recorded = [(c, usd) for cr in crs for m in cr.results for c, usd in judge_call_costs(m)]
+            unpriced = sum(c for c, usd in recorded if usd is None)
+            problems = [JUDGE_NOT_PRICED] if unpriced else []
+            if unreported:
+                problems.append(f"judge tokens not reported for {unreported} of {n_calls} judge calls")
+            if not unpriced:
+                judge_total = sum(usd or 0.0 for _, usd in recorded)
         judge_per_query = judge_total / len(crs) if judge_total is not None else None
         out.append(CostStats(
             system=system, n_cases=len(crs), n_error=len(crs) - len(ok), n_cost_reported=len(usd),

@@ -302,3 +302,21 @@ def test_the_specs_refuse_bad_values():
         DecideSpec(primary={"metric": "m"}, min={"m": float("inf")})
     with pytest.raises(ValidationError):
         AttributionSpec(threshold=1.5)
+
+
+def test_judge_cost_falls_back_to_the_judge_models_own_price_as_recorded():
+    """Without the suite's per-1k judge prices, each judge call's recorded cost (the judge model's price:
+    tokens for a hosted judge, machine time for a local one) is summed; one unpriced call leaves it None."""
+    from ragft_eval.records import CaseResult, MetricResult, Response
+
+    def case(i: int, usds: list[float | None]) -> CaseResult:
+        verdicts = [{"prompt_tokens": 100, "completion_tokens": 10, "cost_usd": u} for u in usds]
+        m = MetricResult.scored("judge_grade", 1.0, details={"verdicts": verdicts})
+        return CaseResult(run_id="r", system="s", case_id=f"c{i}", golden_set="g", task_type="t",
+                          response=Response(case_id=f"c{i}", system="s", answer="a"), results=(m,))  # fmt: skip
+
+    (c,) = costs([case(1, [0.002, 0.001]), case(2, [0.003])])
+    assert c.judge_usd_total == pytest.approx(0.006) and c.judge_usd_per_query == pytest.approx(0.003)
+    assert c.judge_reason is None and c.n_judge_calls == 3
+    (none,) = costs([case(1, [0.002, None])])
+    assert none.judge_usd_total is None and none.judge_reason == "judge cost not priced"
