@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -299,6 +300,24 @@ def _check_case(
             re.compile(case.expected.pattern)
         except re.error as exc:
             out.append(Problem(CASES, lineno, "expected.pattern", f"invalid regex: {exc}"))
+    tests = case.expected.tests if case.expected is not None else None
+    if case.task_type == "code" and not tests:
+        out.append(Problem(CASES, lineno, "expected.tests", "a code case needs expected.tests (test_* functions)"))
+    if tests:
+        out.extend(Problem(CASES, lineno, "expected.tests", message) for message in _test_source_problems(tests))
     if case.answerable and case.expected is None:
         out.append(Problem(CASES, lineno, "expected", "an answerable case needs expected (or set answerable: false)"))
     return out
+
+
+def _test_source_problems(tests: str) -> list[str]:
+    """What is wrong with a code case's test source: it must compile and define a test_* function."""
+    try:
+        compile(tests, "expected.tests", "exec")  # the whole compiler: some errors are not the parser's
+    except (SyntaxError, ValueError) as exc:  # ValueError: a null byte, before Python 3.12
+        line = f" at line {exc.lineno} of the tests" if getattr(exc, "lineno", None) else ""
+        return [f"does not compile: {getattr(exc, 'msg', exc)}{line}"]
+    names = [node.name for node in ast.parse(tests).body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
+    if not any(name.startswith("test_") for name in names):
+        return ["defines no top-level test_* function"]
+    return []

@@ -61,6 +61,8 @@ CASES = (
         id="no-rel", task_type="factual", input="Which doc?", expected=Expected(answer="none"), relevant_docs={"d1": 0}
     ),
     Case(id="schema-only", task_type="json", input="Any person.", schema="person.json", answerable=False),
+    Case(id="code", task_type="code", input="Write add(a, b).",
+         expected=Expected(tests="from solution import add\n\ndef test_add():\n    assert add(2, 3) == 5\n")),
 )
 GOLDEN = GoldenSet(
     path=Path("."),
@@ -83,6 +85,7 @@ GOOD_ANSWERS = {
     "format": "2024-05",
     "no-rel": "none",
     "schema-only": '{"name": "Bob", "age": 7}',
+    "code": "```python\ndef add(a, b):\n    return a + b\n```",
 }
 
 
