@@ -1,5 +1,5 @@
 """What an answer says, read the same way by the systems and the metrics: SQuAD normalisation and
-token overlap, JSON extraction and field match, and refusal detection.
+token overlap, JSON extraction and field match, and refusal detection (which does not look inside JSON).
 
 These are pure functions of text and records.  They live beneath both ``systems`` (the routed system
 scores its dev answers to pick its threshold) and ``metrics`` (which define the scores on them), so
@@ -127,9 +127,51 @@ def field_match(predicted: Any, expected: Any) -> tuple[float, list[str]]:
     return (len(want) - len(missed)) / len(want), missed
 
 
+def _parses_as_container(text: str) -> bool:
+    """True when ``text`` is a JSON object or array (raw control characters in strings allowed)."""
+    try:
+        return isinstance(json.loads(text, strict=False), dict | list)
+    except json.JSONDecodeError:
+        return False
+
+
+def text_outside_json(text: str) -> str | None:
+    """``text`` without the JSON object or array it holds, or None when it holds none.
+
+    The JSON is found where :func:`extract_json` looks for it: the whole stripped text, a fenced block
+    (the fence is removed with it), or the span from the first ``{``/``[`` to the last ``}``/``]``.
+    A bare JSON string or number is not counted: ``"I don't know"`` in quotes is still prose.
+
+    >>> text_outside_json('{"answer": "I do not know"}')
+    ''
+    >>> text_outside_json('Here it is: ```json\\n{"a": 1}\\n```')
+    'Here it is: '
+    >>> print(text_outside_json("I don't know."))
+    None
+    """
+    if _parses_as_container(text.strip()):
+        return ""
+    for m in _FENCE.finditer(text):
+        if _parses_as_container(m.group(1).strip()):
+            return text[: m.start()] + text[m.end() :]
+    for open_, close in (("{", "}"), ("[", "]")):
+        start, end = text.find(open_), text.rfind(close)
+        if 0 <= start < end and _parses_as_container(text[start : end + 1]):
+            return text[:start] + text[end + 1 :]
+    return None
+
+
 def is_refusal(response: Response, patterns: Sequence[str]) -> bool:
-    """True when the response abstained or its answer matches a refusal pattern."""
+    """True when the response abstained or its answer matches a refusal pattern.
+
+    The patterns are not run over JSON: when the answer holds a JSON object or array (see
+    :func:`text_outside_json`) only the prose around it is searched, because an ``"I don't know"``
+    inside a JSON value is an attempt at the structured answer (a field's value), not a refusal.
+    ``extra["abstained"]`` is a refusal whatever the answer.
+    """
     if response.extra.get("abstained"):
         return True
     answer = response.answer or ""
-    return any(re.search(p, answer, flags=re.IGNORECASE) for p in patterns)
+    outside = text_outside_json(answer)
+    prose = answer if outside is None else outside
+    return any(re.search(p, prose, flags=re.IGNORECASE) for p in patterns)

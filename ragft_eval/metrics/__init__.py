@@ -4,7 +4,7 @@ Every metric implements :class:`Metric` and is registered by name for suite conf
 (``metric: recall, k: 10``).  The pytrec_eval-compatible function is :func:`ragft_eval.metrics.retrieval.score`.
 """
 
-from . import abstention, answer, judged, operational, retrieval, structured
+from . import abstention, answer, code, judged, key_facts, operational, retrieval, structured
 from ._base import BaseMetric, Metric, PairMetric, ScoreContext, not_recorded_reason
 from .abstention import is_refusal
 from .answer import squad_normalize, token_f1, token_recall
@@ -21,11 +21,13 @@ __all__ = [
     "abstention",
     "answer",
     "build_metrics",
+    "code",
     "extract_json",
     "field_match",
     "is_pairwise",
     "is_refusal",
     "judged",
+    "key_facts",
     "not_recorded_reason",
     "operational",
     "precheck",
