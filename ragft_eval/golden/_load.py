@@ -25,12 +25,108 @@ CASES = "cases.jsonl"
 CORPUS = "corpus.jsonl"
 SCHEMAS = "schemas"
 
+# What an answer may name as the place the fact should have been: the context a RAG system was given,
+# a document, the knowledge base, a filing.  Used only after a negation, so "the context says" is not a refusal.
+_REFUSAL_SOURCE_WORDS = (
+    r"context|documents?|documentation|docs|passages?|text|excerpts?|sources?|source material|articles?"
+    r"|knowledge base|help[ -]cent(?:re|er)|information|data|material|reports?|filings?|statements?"
+    r"|balance sheet|10-[KQ]|pages?|release notes|records?|snippets?|results"
+)
+_REFUSAL_SOURCE = "(?:" + _REFUSAL_SOURCE_WORDS + ")"
+_REFUSAL_NEG = r"(?:do(?:es)? not|did not|do(?:es)?n['’]?t|didn['’]?t)"
+# a first person who cannot: "I cannot", "we can't", "I'm unable to", "I wasn't able to", "I'm not in a position to"
+_REFUSAL_I_CANNOT = (
+    r"\b(?:I|we)(?:['’]m|['’]re| am| are| was| were)?\s+(?:\w+ly\s+)?"
+    r"(?:can\s?not|can['’]?t|could not|couldn['’]?t|unable to|not able to|wasn['’]?t able to|weren['’]?t able to"
+    r"|not in a position to)\s+"
+)
+# what a system cannot do when it lacks the fact (not "export" or "invite": "you cannot export" is an answer)
+_REFUSAL_EPISTEMIC = (
+    r"(?:answer|determine|calculate|compute|derive|provide|give|say|tell|confirm|verify|find|locate|state"
+    r"|work out|establish|identify|access|see|know|offer|share|assess|ascertain|look up|retrieve|check|browse)"
+)
+
 DEFAULT_REFUSAL_PATTERNS = (
-    r"\bI (?:do not|don'?t) know\b",
-    r"\b(?:can ?not|can't|unable to) (?:answer|find|tell)\b",
-    r"\bnot (?:mentioned|covered|stated|specified|provided|available) in the\b",
-    r"\bno (?:information|mention)\b",
-    r"\binsufficient (?:information|context)\b",
+    # "I don't know", "I do not have (enough) information", "I didn't find", "I don't see any information"
+    r"\bI\s+(?:do not|don['’]?t|did not|didn['’]?t)\s+(?:know|have|see|find|possess)\b",
+    # "I'm not sure", "I am not certain", "I'm unsure", "I'm not aware of"
+    r"\bI(?:['’]m| am)\s+(?:not\s+(?:sure|certain|aware)|unsure|uncertain)\b",
+    # "I have no information / details / way of knowing / idea"
+    r"\bI\s+(?:have|had)\s+no\s+(?:\w+\s+)?(?:information|data|details?|idea|way|knowledge|access|record|figures?)\b",
+    # "I cannot calculate", "I'm unable to provide", "I couldn't find", "we can't determine", "I'm not able to tell"
+    _REFUSAL_I_CANNOT + _REFUSAL_EPISTEMIC + r"\b",
+    # "I'd need X to answer", "we would need the cash flow statement"
+    r"\b(?:I|we)(?:['’]d| would)\s+need\b",
+    # "As an AI (language model / assistant)", "I'm an AI"
+    r"\bas an? (?:AI|artificial intelligence|(?:large )?language model|LLM)\b",
+    r"\bI(?:['’]m| am) an AI\b",
+    # "my training data does not include", "my knowledge has a cutoff"
+    r"\bmy (?:training data|knowledge|training)\b(?:\s+\w+){0,2}?\s+(?:has a cut-?off|cut-?off|ends|"
+    + _REFUSAL_NEG
+    + ")",
+    # the source lacks it: "the provided context does not include", "the text doesn't provide", "the documents
+    # here do not list", "the docs don't (actually) say", "the articles don't seem to include"
+    r"\b" + _REFUSAL_SOURCE + r"\b(?:\s+[\w'’-]+){0,4}?\s+" + _REFUSAL_NEG + r"\s+(?:\w+ly\s+|seem\s+to\s+)?"
+    r"(?:say|mention|specify|state|include|contain|cover|provide|give|list|disclose|address|discuss|explain|show"
+    r"|report|break (?:out|down)|indicate|offer|detail|have|relate|describe|reference|identify|tell|reveal)\b",
+    # "the context lacks", "the balance sheet is missing", "is silent on", "is unclear on this point"
+    r"\b" + _REFUSAL_SOURCE + r"\b(?:\s+[\w'’-]+){0,3}?\s+"
+    r"(?:lacks?|(?:is|are) missing|(?:is|are) silent|(?:is|are) (?:unclear|vague) on)\b",
+    # "says nothing about", "makes no mention", "contains no data", "provides no figures", "gives no indication"
+    r"\b(?:says|mentions|contains|provides|gives|makes|offers|includes|has|have)\s+(?:no|nothing)\s+(?:\w+\s+)?"
+    r"(?:about|on|regarding|mention|reference|indication|information|data|details?|figures?|article|numbers?)\b",
+    # "none of the documents mention", "neither of the retrieved articles says", "none of them discuss"
+    r"\b(?:none|neither)\s+of\s+(?:the|these|those|them)\b(?:\s+[\w-]+){0,3}?\s+(?:mention|say|discuss|cover|contain"
+    r"|explain|specif|include|address|provide|list|state|give|describe)",
+    # "nothing in the context indicates", "there's nothing in the knowledge base about", "there is nothing about"
+    r"\bnothing in the\b(?:\s+\w+){0,2}?\s+" + _REFUSAL_SOURCE + r"\b",
+    r"\bthere(?:['’]s| is)\s+nothing\s+(?:about|on|regarding|in)\b",
+    # "there is no information about", "there's no mention of", "there isn't any data", "there are no details"
+    r"\bthere(?:['’]s|\s+is|\s+are|\s+was|\s+were|\s+isn['’]t|\s+aren['’]t)\s+(?:no|any|not\s+(?:any|enough))\b"
+    r"(?:\s+[\w-]+){0,3}?\s+(?:information|mention|data|details?|reference|indication|figures?|record)\b(?!\s+loss)",
+    # "no information regarding X", "no details are given", "no relevant information was found", "no answer found"
+    r"\bno\s+(?:relevant\s+|specific\s+|such\s+)?(?:information|data|details|mention|reference|indication|answer)\s+"
+    r"(?:about|on|regarding|concerning|is|are|was|were|found)\b(?!\s+(?:shared|sold|sent|stored|collected|lost|kept))",
+    # not said where it should be: "not mentioned in the knowledge base", "isn't stated anywhere", "not available
+    # in the provided context" (but not "not available on the Free plan" or "not available after 14 days")
+    r"(?:\bnot|n['’]t)\s+(?:\w+ly\s+)?(?:specified|stated|mentioned|given|disclosed|documented|provided|reported"
+    r"|addressed|discussed|indicated|described|covered|included|listed|available|found|shown|published|present"
+    r"|contained|known)\s+(?:anywhere|to me|to us|(?:in|within|by|from)\s+(?:the\s+|these\s+|this\s+|any\s+|those\s+)?"
+    r"(?:\w+\s+){0,2}?" + _REFUSAL_SOURCE + r")\b",
+    # not said, at the end of a clause: "is not specified.", "Data not provided.", "which are not given, so"
+    r"\bnot\s+(?:\w+ly\s+)?(?:specified|stated|mentioned|given|disclosed|documented|provided|reported|known)"
+    r"(?=\s*(?:[.;,!?)]|$))",
+    # "cannot be determined", "can't be calculated", "could not be found" (not "cannot be undone/recovered")
+    r"\b(?:can\s?not|can['’]?t|could not|couldn['’]?t)\s+be\s+(?:\w+ly\s+)?(?:determined|calculated|computed|derived"
+    r"|answered|established|found|confirmed|verified|ascertained|identified|inferred|known|worked out)\b",
+    # "not possible to determine", "impossible to tell", "not computable", "not answerable"
+    r"\b(?:not possible|impossible) to (?:determine|calculate|compute|answer|say|tell|know|derive|establish|give)\b",
+    r"\b(?:not\s+|un)(?:computable|calculable|determinable|answerable|derivable)\b",
+    # "not clear from the context", "unclear from", "not evident from the documents"
+    r"\b(?:not (?:clear|evident|apparent|obvious)|unclear) (?:from|in|based on)\b",
+    # "not enough information", "insufficient context", "the context is insufficient", "not sufficient to answer"
+    r"\b(?:not enough|insufficient|inadequate|not sufficient)\s+(?:\w+\s+)?(?:information|context|data|details)\b",
+    r"\b(?:information|context|data|details|evidence)\s+(?:provided\s+|given\s+)?(?:is|are)\s+(?:insufficient"
+    r"|inadequate|not (?:sufficient|enough))\b",
+    r"\b(?:insufficient|inadequate|not sufficient|not enough) to (?:answer|determine|calculate|compute|give|say)\b",
+    # "the answer is unknown", "the answer isn't in the provided context", "the answer is not contained"
+    r"\banswer (?:is|was)\s+(?:unknown|not (?:known|available|contained|included|present|in))\b",
+    r"\banswer isn['’]t (?:in|known|available|contained)\b",
+    # "absent from the passages", "missing from the context" (not "missing from the toolbar")
+    r"\b(?:absent|missing) (?:from|in) (?:the|these|this)\s+(?:\w+\s+){0,2}?" + _REFUSAL_SOURCE + r"\b",
+    # "outside the scope of the provided documents", "outside what the knowledge base covers"
+    r"\b(?:outside|beyond)\s+(?:the\s+scope\s+of|what)\s+(?:the\s+|these\s+|this\s+|my\s+)?(?:\w+\s+)?"
+    r"(?:" + _REFUSAL_SOURCE_WORDS + r"|knowledge|training)\b",
+    # "that isn't something the documents cover", "this is not something I can help with"
+    r"\b(?:is not|isn['’]t) (?:something|anything) (?:that )?(?:I|we|(?:the|these|this)\s+(?:\w+\s+)?"
+    + _REFUSAL_SOURCE
+    + r")\b",
+    # "I can't help with that", "I'm afraid I can't help"
+    r"\bcan['’]?t help with\b|\bcannot help with\b",
+    # the answer opens with a bare non-answer: "N/A", "Unknown.", "Not sure, sorry.", "Answer: unknown"
+    # (a clause must end there: "N/A values are exported as blanks" and "Unknown senders ..." are answers)
+    r"^\W*(?:answer:\s*)?(?:n/?a|unknown|unclear|not sure|no idea|not available|can['’]?t say|no comment)"
+    r"(?:\s*[.,;:!]|\s*$)",
 )
 
 
