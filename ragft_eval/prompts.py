@@ -5,8 +5,11 @@ A :class:`Template` has a completion form and a chat form, and says how one maps
 - **completions** (``/v1/completions``; the local demo model is a base model without a chat template):
   ``completion`` is a ``str.format`` string with the fields ``{context}`` (numbered passages; RAG only),
   ``{examples}`` (the few-shot block, may be empty), ``{question}`` and ``{prefix}`` (what the answer
-  starts with: `` {`` for cases that expect JSON, so a small model starts an object).  Short answers
-  stop at the first newline (:data:`TEXT_STOP`).
+  starts with: `` {`` for cases that expect JSON, so a small model starts an object).  Generation stops
+  where the case's format ends (:func:`stop_for`): a one-line answer at the end of its block, and the
+  answer is its first non-empty line (:func:`shape_answer`: a base model may start with a newline); a
+  multi-line house format (a ``pattern`` that spans lines) and JSON at a blank line; code at a blank
+  line pair or the next ``Question:``.
 - **chat** (``/v1/chat/completions``): ``instructions`` is the system message; each few-shot example
   is a user turn (``Question: ...``) followed by an assistant turn (its answer); the last user turn is
   ``user`` (``{context}`` and ``{question}``).  The completion-only tricks have chat equivalents: the
@@ -67,8 +70,12 @@ RAG = Template(
     user="Context:\n{context}\n\nQuestion: {question}",
 )
 JSON_PREFIX = " {"
-TEXT_STOP = ("\n",)
-JSON_STOP = ("\n\n", "\nQuestion:", "\nAnswer:")
+TEXT_STOP = ("\n",)  # a suite's explicit one-line stop (``stop: ["\n"]``); the default is stop_for(case)
+BLOCK_STOP = ("\n\n", "\nQuestion:", "\nAnswer:")  # the end of an answer block in the few-shot layout
+JSON_STOP = BLOCK_STOP
+# a multi-line format may itself have an "Answer:" line, and code has single blank lines inside
+MULTILINE_STOP = ("\n\n", "\nQuestion:")
+CODE_STOP = ("\n\n\n", "\nQuestion:")
 REFUSAL = "I don't know."
 FIELDS = ("context", "examples", "question", "prefix")
 CHAT_FIELDS = ("context", "question")
@@ -110,10 +117,47 @@ def expects_json(case: Case) -> bool:
     return case.schema_ref is not None or (case.expected is not None and case.expected.json_value is not None)
 
 
+def is_code(case: Case) -> bool:
+    """A case whose answer is code (a ``code`` task: executed against the case's tests)."""
+    return case.task_type == "code" or (case.expected is not None and case.expected.tests is not None)
+
+
+def is_multiline(case: Case) -> bool:
+    """A case whose answer spans lines: code, or a house format whose pattern spans lines (two lines,
+    bullets), as the case's own question asks for."""
+    pattern = case.expected.pattern if case.expected is not None else None
+    return is_code(case) or (pattern is not None and ("\\n" in pattern or "\n" in pattern))
+
+
+def stop_for(case: Case) -> tuple[str, ...]:
+    """Where a completion for ``case`` ends: code at :data:`CODE_STOP`, a multi-line format at
+    :data:`MULTILINE_STOP`, JSON at :data:`JSON_STOP`, a one-line answer at the end of its answer block
+    (:data:`BLOCK_STOP`; it is then cut to its first line by :func:`shape_answer`)."""
+    if is_code(case):
+        return CODE_STOP
+    if expects_json(case):
+        return JSON_STOP
+    return MULTILINE_STOP if is_multiline(case) else BLOCK_STOP
+
+
+def shape_answer(case: Case, text: str) -> str:
+    """The answer a completion gives: its first non-empty line for a one-line case (a base model may start
+    with a newline, or go on past its answer), the whole text for JSON and multi-line formats."""
+    text = text.strip()
+    if expects_json(case) or is_multiline(case):
+        return text
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
 def example_answer(case: Case) -> str:
-    """The answer a few-shot example shows: the expected JSON, the reference answer, or a refusal."""
+    """The answer a few-shot example shows (and a fine-tune learns): the expected JSON, the whole answer in
+    the case's format (``demonstration``: the house style, a reference solution), the reference answer,
+    or a refusal."""
     if case.expected is not None and case.expected.json_value is not None:
         return " " + json.dumps(case.expected.json_value, ensure_ascii=False)
+    if case.expected is not None and case.expected.demonstration is not None:
+        demo = case.expected.demonstration
+        return ("\n" if is_multiline(case) and "\n" in demo else " ") + demo
     if not case.answerable or case.expected is None or case.expected.answer is None:
         return " " + REFUSAL
     return " " + case.expected.answer

@@ -1,16 +1,28 @@
 """Fine-tune configs (YAML validated by pydantic) and the examples a fine-tune trains on.
 
-The model is trained on the golden set's train split, in the exact prompt format the ``finetuned``
-system sends (the prompt-only template), with loss on the answer tokens only.  Optionally it also
-reads the corpus *as it stood at the training cutoff* (``include_corpus``): the fine-tuned model
-knows the old facts, which is how the demo shows stale knowledge against RAG on a newer corpus.
+The model is trained on the golden set's train split, in the exact prompt format its system sends,
+with loss on the answer tokens only; the target is the whole answer in the case's format
+(:func:`ragft_eval.prompts.example_answer`: the house style, a reference solution, the JSON).
+
+- ``format: closed_book`` (the ``finetuned`` system): the prompt-only template.  Optionally it also reads
+  the corpus *as it stood at the training cutoff* (``include_corpus``): the fine-tuned model knows the
+  old facts, which is how the demo shows stale knowledge against RAG on a newer corpus.
+- ``format: raft`` (the ``hybrid`` system, fine-tuned *to use* retrieved context; RAFT, Zhang et al.
+  2024): the RAG template, each question with ``raft.k`` passages from the corpus as of the cutoff, its
+  relevant documents among distractors in a seeded order, the answer drawn from them; in a share
+  ``1 - raft.oracle_share`` of the examples the relevant documents are left out (only distractors), as
+  RAFT does, so the model does not learn that the answer is always in the context.  An extraction case
+  without relevant documents is rendered closed-book, as the RAG systems send it.
 """
 
 from __future__ import annotations
 
+import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -19,6 +31,8 @@ from .. import prompts
 from ..errors import ConfigError, LeakageError, validation_problems
 from ..golden import GoldenSet, find_leaks, load_golden_set
 from ..hashing import content_hash
+from ..records import Case, Document
+from ..retrieval import chunk_documents
 
 
 class _Spec(BaseModel):
@@ -45,6 +59,15 @@ class TrainSpec(_Spec):
     patience: int = Field(default=3, ge=1)  # evaluations of rising validation loss before stopping
     seed: int = 0
     threads: int = Field(default=2, ge=1)
+    bucket_by_length: bool = True  # batches of similar lengths (less padding per step; train.batches)
+
+
+class RaftSpec(_Spec):
+    """How ``format: raft`` builds its contexts (see the module docstring)."""
+
+    k: int = Field(default=3, ge=1)  # passages per prompt: the hybrid system's k
+    oracle_share: float = Field(default=0.8, ge=0, le=1)
+    seed: int = 0
 
 
 class FinetuneConfig(_Spec):
@@ -60,6 +83,8 @@ class FinetuneConfig(_Spec):
     corpus_as_of: date | None = None  # default: the golden set's training_cutoff
     limit: int | None = Field(default=None, ge=1)  # at most N train cases (CI subsets)
     validation_limit: int | None = Field(default=None, ge=1)
+    format: Literal["closed_book", "raft"] = "closed_book"
+    raft: RaftSpec = RaftSpec()
     lora: LoraSpec = LoraSpec()
     train: TrainSpec = TrainSpec()
     cache_dir: str = ".ragft_cache"
@@ -100,11 +125,19 @@ def build_examples(cfg: FinetuneConfig, gs: GoldenSet) -> tuple[list[Example], l
     if leaks:
         raise LeakageError(leaks)
 
+    when = cfg.corpus_as_of or gs.manifest.training_cutoff
+    corpus = gs.corpus_as_of(when)
+    rng = random.Random(cfg.raft.seed)
+
     def qa(split: str, limit: int | None) -> list[Example]:
         cases = gs.select(splits=[split])[:limit]
         out = []
         for c in cases:
-            prompt, prefix = prompts.render(prompts.PROMPT_ONLY, c)
+            if cfg.format == "raft" and (c.relevant_docs or not prompts.expects_json(c)):
+                passages = raft_passages(c, corpus, k=cfg.raft.k, oracle_share=cfg.raft.oracle_share, rng=rng)
+                prompt, prefix = prompts.render(prompts.RAG, c, passages=passages)
+            else:
+                prompt, prefix = prompts.render(prompts.PROMPT_ONLY, c)
             answer = prompts.example_answer(c)
             if prefix:  # the prompt already opens the JSON object
                 answer = answer.strip().removeprefix(prefix)
@@ -115,11 +148,30 @@ def build_examples(cfg: FinetuneConfig, gs: GoldenSet) -> tuple[list[Example], l
     if not train:
         raise ConfigError(f"train_split: golden set {gs.name!r} has no {cfg.train_split!r} cases")
     if cfg.include_corpus:
-        when = cfg.corpus_as_of or gs.manifest.training_cutoff
-        docs = gs.corpus_as_of(when)[: cfg.limit]
+        docs = corpus[: cfg.limit]
         train += [Example(f"doc:{d.id}", "", f"{d.title}\n{d.text}\n\n") for d in docs]
     validation = qa(cfg.validation_split, cfg.validation_limit)
     return train, validation
+
+
+def raft_passages(case: Case, corpus: Sequence[Document], *, k: int, oracle_share: float,
+                  rng: random.Random) -> list[str]:  # fmt: skip
+    """``k`` passage texts for a RAFT example (as the retriever gives them: ``title: text``): the case's
+    relevant documents as they stood in ``corpus`` (a later version's id maps to the version it
+    supersedes) with probability ``oracle_share``, and distractors drawn from the rest, in a random order."""
+    by_id = {d.id: d for d in corpus}
+    oracle = []
+    for doc_id in case.relevant_docs:
+        base = doc_id.split("--v")[0]  # kb-x--v2 -> kb-x: the version in force at the cutoff
+        doc = by_id.get(doc_id) or by_id.get(base) or next(
+            (d for d in corpus if d.metadata.get("supersedes") == base), None)  # fmt: skip
+        if doc is not None and doc not in oracle:
+            oracle.append(doc)
+    keep = oracle[:k] if rng.random() < oracle_share else []
+    others = [d for d in corpus if d not in oracle]
+    chosen = keep + rng.sample(others, min(k - len(keep), len(others)))
+    rng.shuffle(chosen)
+    return [p.text for p in chunk_documents(chosen, None)]
 
 
 def artifact_key(cfg: FinetuneConfig, base_hash: str, train: list[Example], validation: list[Example]) -> str:

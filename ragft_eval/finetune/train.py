@@ -96,11 +96,19 @@ def encode(examples: list[Example], tokenizer: Any, max_len: int) -> list[Encode
     return out
 
 
-def batches(items: list[Encoded], max_tokens: int, rng: random.Random | None) -> list[list[Encoded]]:
-    """Pack examples into batches of at most ``max_tokens`` padded tokens (shuffled when ``rng`` is given)."""
+def batches(items: list[Encoded], max_tokens: int, rng: random.Random | None, *,
+            bucket: bool = False) -> list[list[Encoded]]:  # fmt: skip
+    """Pack examples into batches of at most ``max_tokens`` padded tokens (shuffled when ``rng`` is given).
+
+    With ``bucket``, examples of similar length go together (sorted within windows of 64 after the
+    shuffle, then the batches shuffled): a batch pads to its longest example, and unbucketed batches of
+    a 200-token document beside a 30-token answer spent most of each step on padding.
+    """
     order = list(items)
     if rng is not None:
         rng.shuffle(order)
+        if bucket:
+            order = [x for i in range(0, len(order), 64) for x in sorted(order[i : i + 64], key=lambda e: len(e.ids))]
     out: list[list[Encoded]] = []
     cur: list[Encoded] = []
     for item in order:
@@ -111,6 +119,8 @@ def batches(items: list[Encoded], max_tokens: int, rng: random.Random | None) ->
         cur.append(item)
     if cur:
         out.append(cur)
+    if rng is not None and bucket:
+        rng.shuffle(out)
     return out
 
 
@@ -171,7 +181,8 @@ def train_lora(
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     enc_train = encode(train, tokenizer, spec.max_seq_len)
     enc_val = encode(validation, tokenizer, spec.max_seq_len)
-    steps_per_epoch = len(batches(enc_train, spec.max_tokens_per_step, None))
+    steps_per_epoch = len(batches(enc_train, spec.max_tokens_per_step, random.Random(spec.seed),
+                                  bucket=spec.bucket_by_length))  # fmt: skip
     total = spec.max_steps or max(1, math.ceil(spec.epochs * steps_per_epoch))
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=spec.learning_rate, weight_decay=0.0)
@@ -183,7 +194,7 @@ def train_lora(
     step = 0
     model.train()
     while step < total:
-        for b in batches(enc_train, spec.max_tokens_per_step, rng):
+        for b in batches(enc_train, spec.max_tokens_per_step, rng, bucket=spec.bucket_by_length):
             loss, _ = batch_loss(model, b, pad_id)
             opt.zero_grad()
             loss.backward()

@@ -9,6 +9,13 @@ architecture's latency. Here the name ``sorted`` inside ``llama_cpp.llama`` (use
 sorts) is :func:`pairs_sorted`, which returns exactly what ``sorted`` returns, computed with numpy for
 (number, int) pairs.
 
+Every generation evaluates its prompt from the first token (:data:`FRESH_PROMPT_ENV`, set by
+:class:`~ragft_eval.llm.server.LocalServer`): llama.cpp otherwise reuses the key/value cache of the
+longest prefix it shares with the previous request, and the rest of the prompt is then evaluated in a
+different batch split, whose floating-point sums differ; at temperature 0 the same prompt then gave a
+different answer depending on which request came before it (9 of 80 demo prompts).  Evaluating the
+whole prompt costs its prefill time again; the answers are a function of the prompt alone.
+
 The server also says on stderr, one :data:`SERVED_MARK` line per completion it generates, what it served,
 so that the harness counts the requests the *server* saw (a warm re-run that the cache answers is seen
 to cost the server nothing), not only the requests its own client sent.  The rest (arguments,
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -27,6 +35,7 @@ import numpy as np
 
 _MIN_FAST = 4096  # below this the builtin is as fast
 SERVED_MARK = "ragft-served "  # + the method, one line per generation (read by LocalServer)
+FRESH_PROMPT_ENV = "RAGFT_FRESH_PROMPT"  # "1": no key/value prefix reuse between requests (determinism)
 
 
 def pairs_sorted(
@@ -93,10 +102,14 @@ def main() -> None:
 def _counted(fn: Callable[..., Any], method: str) -> Callable[..., Any]:
     """``fn``, saying on stderr that the server generated (before it does, so a kill mid-way still counts)."""
 
+    fresh = os.environ.get(FRESH_PROMPT_ENV) == "1"
+
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         print(SERVED_MARK + method, file=sys.stderr, flush=True)
-        return fn(*args, **kwargs)
+        if fresh:
+            self.reset()  # the next generation evaluates the whole prompt: no prefix of the last request
+        return fn(self, *args, **kwargs)
 
     return wrapper
 

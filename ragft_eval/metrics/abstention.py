@@ -14,6 +14,9 @@ from ..records import Case, Response
 from ..registry import register
 from ._base import BaseMetric, ScoreContext
 
+# why abstention (false_refusal) is unscored on an answerable (unanswerable) case: outside its population
+OUTSIDE_POPULATION = {True: "the case is answerable", False: "the case is unanswerable"}
+
 
 class _RefusalMetric(BaseMetric):
     scores_answerable = False
@@ -23,7 +26,7 @@ class _RefusalMetric(BaseMetric):
 
     def undefined_reason(self, case: Case) -> str | None:
         if case.answerable != self.scores_answerable:
-            return f"the case is {'answerable' if case.answerable else 'unanswerable'}"
+            return OUTSIDE_POPULATION[case.answerable]
         return None
 
     async def score(self, case: Case, response: Response, ctx: ScoreContext):

@@ -11,6 +11,11 @@ Rules, written down because they decide the numbers:
   and counted as ``n_scorer_error``.
 - The CI is the percentile bootstrap of the mean (``resamples`` draws, ``seed``), deterministic for a
   given seed; with n = 1 it is the single value; with n = 0 there is no mean (None, shown as "—").
+- ``abstention_balanced`` is derived, not scored per case: for a system with both ``abstention`` (on
+  unanswerable cases) and ``false_refusal`` (on answerable ones), the balanced accuracy of declining,
+  ``(abstention + (1 - false_refusal)) / 2``, in the task type(s) where abstention is scored and overall.
+  A system that refuses everything scores 0.5 on it, as one that never refuses does; its CI resamples
+  the two groups apart (a stratified bootstrap, the same ``seed``).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..metrics.abstention import OUTSIDE_POPULATION
 from ..records import CaseResult, MetricResult
 from ..resample import bootstrap_ci as _bootstrap_ci
 
@@ -115,8 +121,42 @@ def aggregate(results: Iterable[CaseResult], *, resamples: int = 1000, seed: int
                 ci_high=ci[1] if ci else None,
             )
         )
+    cells += balanced_abstention(groups, resamples=resamples, seed=seed)
     cells.sort(key=lambda c: (c.task_type != OVERALL, c.task_type, c.system, c.metric))
     return cells
+
+
+BALANCED = "abstention_balanced"
+OUTSIDE = frozenset(OUTSIDE_POPULATION.values())
+
+
+def balanced_abstention(groups: Mapping[tuple[str, str, str], list[MetricResult]], *, resamples: int,
+                        seed: int) -> list[Cell]:  # fmt: skip
+    """The derived ``abstention_balanced`` cells (see the module docstring) from the grouped results."""
+    out = []
+    for (system, task, metric), abst in groups.items():
+        if metric != "abstention":
+            continue
+        refusals = groups.get((system, OVERALL, "false_refusal"), [])
+        a = np.array([v for v in map(value_for_mean, abst) if v is not None], dtype=float)
+        f = np.array([v for v in map(value_for_mean, refusals) if v is not None], dtype=float)
+        if not len(a) or not len(f):
+            continue
+        rng = np.random.default_rng(seed)
+        draws = (rng.choice(a, (resamples, len(a))).mean(1) + 1 - rng.choice(f, (resamples, len(f))).mean(1)) / 2
+        # the populations: unanswerable cases for abstention, answerable ones for false refusal (the
+        # other cases are unscored by definition, not missing)
+        both = [m for m in (*abst, *refusals) if not (m.status == "unscored" and m.reason in OUTSIDE)]
+        out.append(Cell(
+            system=system, task_type=task, metric=BALANCED, unit="ratio", higher_is_better=True,
+            n_cases=len(both), n_scored=sum(m.status == "scored" for m in both),
+            n_unscored=sum(m.status == "unscored" for m in both),
+            n_error=sum(m.status == "error" and not _is_scorer_error(m) for m in both),
+            n_scorer_error=sum(_is_scorer_error(m) for m in both),
+            mean=float((a.mean() + 1 - f.mean()) / 2),
+            ci_low=float(np.percentile(draws, 2.5)), ci_high=float(np.percentile(draws, 97.5)),
+        ))  # fmt: skip
+    return out
 
 
 def error_rates(results: Iterable[CaseResult]) -> dict[str, tuple[int, int]]:

@@ -51,6 +51,7 @@ class GenerativeSystem(BaseSystem):
         few_shot: int = 0,
         max_tokens: int | None = None,
         json_max_tokens: int = 160,
+        code_max_tokens: int = 256,
         adapter: str | None = None,
         logprobs: bool = False,
         stop: list[str] | None = None,
@@ -74,14 +75,18 @@ class GenerativeSystem(BaseSystem):
         self.corpus_as_of = corpus_as_of
         default = prompts.RAG if self.uses_retriever else prompts.PROMPT_ONLY
         self.template = prompts.template_from_config(template, default, setting="template")
+        # what a RAG system sends for a case it does not retrieve for (an extraction case: the source is
+        # in the question): the prompt-only form
+        self.closed_book = prompts.PROMPT_ONLY
         prompts.check_template(self.template, needs_context=self.uses_retriever, setting="template")
         self.few_shot = few_shot
         self.max_tokens = max_tokens
         self.json_max_tokens = json_max_tokens
+        self.code_max_tokens = code_max_tokens
         self.adapter = adapter
         self.logprobs = logprobs
-        # completions: a short answer is one line, so stop at the first newline (a base model rambles on
-        # otherwise).  Chat: the assistant's turn ends the answer; only stops set explicitly are sent.
+        # completions: generation stops where the case's format ends (prompts.stop_for: a base model rambles
+        # on otherwise).  Chat: the assistant's turn ends the answer; only stops set explicitly are sent.
         self.stop_config = tuple(stop) if stop is not None else None
         self.json_stop_config = tuple(json_stop) if json_stop is not None else None
         self._ctx: RunContext | None = None
@@ -91,17 +96,23 @@ class GenerativeSystem(BaseSystem):
     def api(self) -> str:
         return self._client.api if self._client is not None else "completions"
 
-    @property
-    def stop(self) -> tuple[str, ...] | None:
-        if self.stop_config is not None:
-            return self.stop_config
-        return prompts.TEXT_STOP if self.api == "completions" else None
+    def stop_for(self, case: Case) -> tuple[str, ...] | None:
+        """The stop sequences of ``case``'s request: the suite's (``stop``, ``json_stop``) where set, else
+        where the case's format ends (:func:`ragft_eval.prompts.stop_for`) on completions, none on chat."""
+        explicit = self.json_stop_config if prompts.expects_json(case) else self.stop_config
+        if explicit is not None:
+            return explicit
+        return prompts.stop_for(case) if self.api == "completions" else None
 
-    @property
-    def json_stop(self) -> tuple[str, ...] | None:
-        if self.json_stop_config is not None:
-            return self.json_stop_config
-        return prompts.JSON_STOP if self.api == "completions" else None
+    def max_tokens_for(self, case: Case) -> int | None:
+        if prompts.expects_json(case):
+            return self.json_max_tokens
+        return self.code_max_tokens if prompts.is_code(case) else self.max_tokens
+
+    def retrieves_for(self, case: Case) -> bool:
+        """Whether the system retrieves for ``case``: a RAG system does, except for an extraction case
+        (JSON) without relevant documents, whose source is the message in its question, not the corpus."""
+        return self.uses_retriever and not (prompts.expects_json(case) and not case.relevant_docs)
 
     async def start(self, ctx: RunContext) -> None:
         self._ctx = ctx
@@ -152,8 +163,9 @@ class GenerativeSystem(BaseSystem):
             "few_shot": self.few_shot,
             "api": self.api,
             "template_hash": prompts.template_hash(self.template, self.api),
-            "stop": list(self.stop or ()),
-            "json_stop": list(self.json_stop or ()),
+            "stop": list(self.stop_config) if self.stop_config is not None else "per case (prompts.stop_for)",
+            "json_stop": list(self.json_stop_config) if self.json_stop_config is not None else "per case",
+            "code_max_tokens": self.code_max_tokens,
             "adapter": self.adapter,
         }
 
@@ -171,7 +183,7 @@ class GenerativeSystem(BaseSystem):
         """``(model, request)`` the system would send for ``case`` (after :meth:`plan_start`); none when the
         retrieval guardrail would abstain."""
         passages: list[str] = []
-        if self.uses_retriever:
+        if self.retrieves_for(case):
             hits = await self.retrieve(case)
             if self.min_score is not None and (not hits or (hits[0].score or 0.0) < self.min_score):
                 return []
@@ -179,13 +191,19 @@ class GenerativeSystem(BaseSystem):
         return [(self.model, self.request(case, passages)[0])]
 
     def examples(self, case: Case) -> list[Case]:
-        """Up to ``few_shot`` train cases of the case's golden set, same task type first, in file order."""
+        """Up to ``few_shot`` train cases of the case's golden set: those of the same task type and schema
+        first (an extraction case gets an example of its own schema), then the same task type, then the
+        rest, in file order.  Train cases dated before a change (``as_of``: their facts are the old ones)
+        are never examples: they would put stale facts in the prompt."""
         if not self.few_shot or self._ctx is None:
             return []
-        train = self._ctx.golden_sets[case.golden_set].select(splits=["train"])
-        same = [c for c in train if c.task_type == case.task_type]
-        other = [c for c in train if c.task_type != case.task_type]
-        return (same + other)[: self.few_shot]
+        train = [c for c in self._ctx.golden_sets[case.golden_set].select(splits=["train"]) if c.as_of is None]
+
+        def rank(c: Case) -> int:
+            same_task = c.task_type == case.task_type
+            return 0 if same_task and c.schema_ref == case.schema_ref else 1 if same_task else 2
+
+        return sorted(train, key=rank)[: self.few_shot]
 
     async def retrieve(self, case: Case) -> list:
         pool = self._ctx.retrievers
@@ -195,7 +213,7 @@ class GenerativeSystem(BaseSystem):
     async def answer(self, case: Case) -> Response:
         fields: dict[str, Any] = {"model": {"id": self.model}}
         passages: list = []
-        if self.uses_retriever:
+        if self.retrieves_for(case):
             t0 = time.perf_counter()
             hits = await self.retrieve(case)
             retrieval_s = time.perf_counter() - t0
@@ -223,12 +241,14 @@ class GenerativeSystem(BaseSystem):
         request, prefix = self.request(case, passages)
         out = await self._client.call(request)
         answer = (prefix + out.text).strip()
+        if self.api == "completions":
+            answer = prompts.shape_answer(case, answer)
         extra: dict[str, Any] = {"finish_reason": out.finish_reason, "attempts": out.attempts}
         if out.cached:  # replayed from the call cache: latency, usage and cost are the original call's
             extra["cached"] = True
         if out.retried:  # the short reasons of the failed attempts ("429", "timeout"...)
             extra["retried"] = list(out.retried)
-        if self.uses_retriever:
+        if "retrieved" in fields:
             extra["context_doc_ids"] = context_docs
         if self.logprobs:
             extra["mean_logprob"] = out.mean_logprob
@@ -246,13 +266,15 @@ class GenerativeSystem(BaseSystem):
         """The model request for ``case`` (and the prefix its completion continues; empty for chat)."""
         examples = self.examples(case)
         json_case = prompts.expects_json(case)
-        max_tokens = self.json_max_tokens if json_case else self.max_tokens
-        stop = self.json_stop if json_case else self.stop
+        max_tokens, stop = self.max_tokens_for(case), self.stop_for(case)
+        template = self.template
+        if self.uses_retriever and not self.retrieves_for(case):  # no passages: the prompt without a context
+            template = self.closed_book
         if self.api == "completions":
-            prompt, prefix = prompts.render(self.template, case, examples=examples, passages=passages)
+            prompt, prefix = prompts.render(template, case, examples=examples, passages=passages)
             return ModelRequest.completion(prompt, max_tokens=max_tokens, stop=stop or (),
                                            logprobs=self.logprobs), prefix  # fmt: skip
-        messages = prompts.render_chat(self.template, case, examples=examples, passages=passages)
+        messages = prompts.render_chat(template, case, examples=examples, passages=passages)
         fmt = self.response_format(case) if json_case else None
         return ModelRequest.chat(messages, max_tokens=max_tokens, stop=stop or (), response_format=fmt,
                                  logprobs=self.logprobs), ""  # fmt: skip

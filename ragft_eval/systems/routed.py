@@ -76,10 +76,13 @@ class RoutedSystem(BaseSystem):
         threshold: float | None = None,
         calibration_split: str = "dev",
         calibration_limit: int | None = None,
+        few_shot: int = 0,
     ):
         self.name = name
         self.first = FineTunedSystem(name=name, model=model, adapter=adapter, logprobs=True)
-        self.second = RAGSystem(name=name, model=fallback_model or model, retriever=retriever, k=k)
+        # the RAG stage is built as a rag system with the same settings is (few_shot included), so that
+        # routed's fallback and that system send the same prompts
+        self.second = RAGSystem(name=name, model=fallback_model or model, retriever=retriever, k=k, few_shot=few_shot)
         self.threshold = threshold
         self.calibration_split = calibration_split
         self.calibration_limit = calibration_limit

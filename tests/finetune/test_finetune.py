@@ -72,7 +72,7 @@ def test_refuses_to_train_on_inputs_of_an_evaluated_split(tmp_path):
            "evaluated_splits": ["test"], "cache_dir": str(tmp_path)}
     path = tmp_path / "leaky.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    leak = r"train split shares 96 input\(s\) with an evaluated split: demo-fs-test-01 ~ demo-fs-test-01"
+    leak = r"train split shares 112 input\(s\) with an evaluated split: demo-fs-test-01 ~ demo-fs-test-01"
     with pytest.raises(LeakageError, match=leak):
         finetune(load_finetune_config(path), progress=False)
 

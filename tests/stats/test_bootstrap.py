@@ -229,3 +229,35 @@ def test_aggregate_ci_floats_are_unchanged(case, want):
 def test_calibration_ci_floats_are_unchanged(case, want):
     human, judge, stat, kwargs = case
     assert _hex(calibration_ci(human, judge, {"kappa": kappa, "agreement": agreement}[stat], **kwargs)) == want
+
+
+def test_balanced_abstention_puts_refusing_everything_at_one_half():
+    """abstention_balanced = (abstention + 1 - false_refusal) / 2: a system that declines every case and one
+    that declines none both score 0.5; one that declines exactly the unanswerable cases scores 1."""
+    from ragft_eval.records import CaseResult, MetricResult, Response
+    from ragft_eval.stats.aggregate import BALANCED, OVERALL, aggregate
+
+    def results(system: str, declines_unanswerable: bool, declines_answerable: bool) -> list[CaseResult]:
+        out = []
+        for i in range(6):
+            unanswerable = i < 2
+            declined = declines_unanswerable if unanswerable else declines_answerable
+            abst = (MetricResult.scored("abstention", float(declined)) if unanswerable
+                    else MetricResult.unscored("abstention", "the case is answerable"))  # fmt: skip
+            lower = {"higher_is_better": False}
+            fr = (MetricResult.unscored("false_refusal", "the case is unanswerable", **lower) if unanswerable
+                  else MetricResult.scored("false_refusal", float(declined), **lower))  # fmt: skip
+            task = "unanswerable" if unanswerable else "factual"
+            out.append(CaseResult(run_id="r", system=system, case_id=f"c{i}", golden_set="g", task_type=task,
+                                  response=Response(case_id=f"c{i}", system=system, answer="x"),
+                                  results=(abst, fr)))  # fmt: skip
+        return out
+
+    cells = aggregate(results("refuses-all", True, True) + results("never", False, False)
+                      + results("exact", True, False), resamples=200)  # fmt: skip
+    got = {(c.system, c.task_type): c for c in cells if c.metric == BALANCED}
+    assert got[("refuses-all", "unanswerable")].mean == 0.5 and got[("never", "unanswerable")].mean == 0.5
+    exact = got[("exact", "unanswerable")]
+    assert exact.mean == 1.0 and (exact.ci_low, exact.ci_high) == (1.0, 1.0)
+    assert exact.n_cases == 6 and exact.n_scored == 6 and exact.n_unscored == 0
+    assert got[("exact", OVERALL)].mean == 1.0
