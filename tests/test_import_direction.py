@@ -19,6 +19,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("errors",),
     ("records", "hashing", "exit_codes", "resample", "registry", "secrets"),
     ("answers",),
+    ("facts",),
     ("golden",),
     ("llm", "retrieval", "prompts"),
     ("judges", "finetune"),

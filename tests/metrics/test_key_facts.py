@@ -20,10 +20,11 @@ import pytest
 import yaml
 from sklearn.metrics import cohen_kappa_score
 
+from ragft_eval.facts import check_key_facts, clauses, extract_facts, polarity
 from ragft_eval.golden import GoldenSet, Manifest
 from ragft_eval.metrics import ScoreContext
 from ragft_eval.metrics.answer import TokenRecall
-from ragft_eval.metrics.key_facts import AnswerCorrect, check_key_facts, clauses, extract_facts, polarity
+from ragft_eval.metrics.key_facts import AnswerCorrect
 from ragft_eval.records import Case, Expected, MetricResult, Response
 from ragft_eval.registry import create
 
@@ -424,3 +425,14 @@ def test_agreement_with_the_hand_labels():
 
 if __name__ == "__main__":
     print(agreement_table())
+
+
+def test_the_specification_doctests_pass():
+    import doctest
+
+    from ragft_eval import facts
+    from ragft_eval.metrics import key_facts
+
+    for module in (facts, key_facts):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0 and (module is facts or result.attempted > 10), (module.__name__, result)
