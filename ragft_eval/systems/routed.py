@@ -137,7 +137,8 @@ class RoutedSystem(BaseSystem):
         first = await self.first.answer(case)
         conf = first.extra.get("mean_logprob")
         if not first.failed and conf is not None and conf >= self.threshold:
-            return first.model_copy(update={"extra": {**first.extra, "route": "finetuned", "confidence": conf}})
+            extra = {**first.extra, "route": "finetuned", "confidence": conf, "first_stage_s": first.latency_s}
+            return first.model_copy(update={"extra": extra})
         second = await self.second.answer(case)
         usage = Usage(
             prompt_tokens=_total(first.usage.prompt_tokens, second.usage.prompt_tokens),
@@ -146,5 +147,8 @@ class RoutedSystem(BaseSystem):
         )
         latency = _total(first.latency_s, second.latency_s)
         cost = _total(first.cost_usd, second.cost_usd)
-        extra = {**second.extra, "route": "rag", "confidence": conf, "finetuned_answer": first.answer}
+        # each stage's own time: the first stage runs on a server that computes logprobs (logits_all), and
+        # the report can set it apart from what the same answer costs on a plain server
+        extra = {**second.extra, "route": "rag", "confidence": conf, "finetuned_answer": first.answer,
+                 "first_stage_s": first.latency_s, "second_stage_s": second.latency_s}  # fmt: skip
         return second.model_copy(update={"usage": usage, "latency_s": latency, "cost_usd": cost, "extra": extra})
