@@ -12,6 +12,12 @@ from ..stats import RunSummary
 from ..stats.evidence import Evidence
 from .table import render_terminal, to_csv, to_markdown
 
+# why a judge's columns are flagged (RunSummary.judge_flag)
+FLAG_REASON = {
+    "unreliable": "the judge's kappa CI reaches 0 on a calibration set",
+    "uncalibrated": "the judge has no stored calibration (its agreement with people is unknown)",
+}
+
 
 def run_notes(result: RunSummary, gates: Sequence[GateResult] = ()) -> list[str]:
     """Lines printed under every table: run id, golden-set hashes, failed gates, the judge."""
@@ -75,8 +81,8 @@ def judge_notes(result: RunSummary) -> list[str]:
         lines.append(f"judge: model {judge} has no stored calibration; run `ragft-eval judge calibrate --set NAME "
                      f"--suite SUITE` to measure it")  # fmt: skip
     if result.flagged_metrics:
-        lines.append(f"⚠ judge-based columns flagged ({', '.join(sorted(result.flagged_metrics))}): the judge's "
-                     "kappa CI reaches 0 on a calibration set, so treat them as unvalidated")  # fmt: skip
+        lines.append(f"⚠ judge-based columns flagged ({', '.join(sorted(result.flagged_metrics))}): "
+                     f"{FLAG_REASON[result.judge_flag or 'unreliable']}, so treat them as unvalidated")  # fmt: skip
     flips = [m.details for cr in result.results for m in cr.results
              if m.status == "scored" and m.details.get("n_usable", 1) > 1]  # fmt: skip
     if flips:
@@ -91,7 +97,8 @@ def print_summary(result: RunSummary, gates: Sequence[GateResult] = (), evidence
     """The headline and overall tables of a run, with its notes (and significance letters), on the terminal."""
     render_terminal(list(result.cells), result.error_rates, title=result.manifest.suite_name,
                     headline=result.manifest.suite_config.get("headline"), footer=run_notes(result, gates),
-                    flagged=set(result.flagged_metrics), letters=evidence.letters if evidence else None)  # fmt: skip
+                    flagged=set(result.flagged_metrics), letters=evidence.letters if evidence else None,
+                    flag=result.judge_flag or "unreliable")  # fmt: skip
 
 
 def write_report(result: RunSummary, folder: Path, gates: Sequence[GateResult] = (),
@@ -113,6 +120,7 @@ def write_report(result: RunSummary, folder: Path, gates: Sequence[GateResult] =
             notes=run_notes(result, gates),
             flagged=set(result.flagged_metrics),
             letters=evidence.letters if evidence is not None else None,
+            flag=result.judge_flag or "unreliable",
         ),
         encoding="utf-8",
     )

@@ -36,7 +36,7 @@ from urllib.parse import quote
 from ..gates import GateResult
 from ..records import Case
 from ..stats import OVERALL, Cell, RunSummary
-from .files import judge_notes
+from .files import FLAG_REASON, judge_notes
 from .table import fmt_counts, headline_metrics, metrics_of, systems_of, task_types_of
 
 REPORT_FILE = "report.html"
@@ -203,6 +203,7 @@ class _Page:
         self.ids: set[str] = set()
         self.wanted = {_ref_id(r) for r in wanted}  # what the decision cites: shown even where it says little
         self.flagged = set(summary.flagged_metrics)
+        self.judge_flag = summary.judge_flag or "unreliable"
 
     def anchor(self, ref: str) -> str:
         """`` id="..."`` for ``ref`` the first time, "" after (ids are unique)."""
@@ -247,7 +248,8 @@ class _Page:
 
     def metric_th(self, metric: str, cell: Cell | None) -> str:
         arrow = "" if cell is None else (" ↑" if cell.higher_is_better else " ↓")
-        flag = ' <span class="flag" title="the judge is unreliable on a calibration set">⚠ unreliable judge</span>' \
+        why = self.judge_flag
+        flag = f' <span class="flag" title="{_e(FLAG_REASON[why])}">⚠ {_e(why)} judge</span>' \
             if metric in self.flagged else ""  # fmt: skip
         return f'<th scope="row">{_e(metric)}<span class="dir">{arrow}</span>{flag}</th>'
 
@@ -456,8 +458,8 @@ def _judge(page: _Page) -> str:
     flags = ""
     if s.flagged_metrics:
         flags = (
-            f'<p class="warn">⚠ Flagged: {_e(", ".join(sorted(s.flagged_metrics)))}. The judge\'s kappa CI '
-            "reaches 0 on a calibration set: treat these columns as unvalidated.</p>"
+            f'<p class="warn">⚠ Flagged: {_e(", ".join(sorted(s.flagged_metrics)))}. '
+            f"{_e(FLAG_REASON[s.judge_flag or 'unreliable']).capitalize()}: treat these columns as unvalidated.</p>"
         )
     notes = "".join(f"<li>{_e(line)}</li>" for line in judge_notes(s))
     body = f"<p>Judged metrics: {_e(', '.join(s.judged_metrics))}.</p>{flags}{table}<ul>{notes}</ul>"

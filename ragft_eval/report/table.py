@@ -94,7 +94,7 @@ def headline_rows(cells: Sequence[Cell], overrides: Mapping[str, str] | None = N
 
 def overall_rows(
     cells: Sequence[Cell], error_rates: Mapping[str, tuple[int, int]], flagged: Collection[str] = (),
-    letters: Letters | None = None,
+    letters: Letters | None = None, flag: str = "unreliable",
 ) -> list[list[str]]:
     """Metric rows x system columns (systems are few, metrics many), led by cases and error rate."""
     idx, systems = _index(cells), systems_of(cells)
@@ -103,7 +103,7 @@ def overall_rows(
         ["error rate", *[f"{e / n:.1%}" if n else "—" for e, n in (error_rates.get(s, (0, 0)) for s in systems)]],
     ]
     for m in metrics_of(cells):
-        row = [f"{m} ⚠ unreliable judge" if m in flagged else m]
+        row = [f"{m} ⚠ {flag} judge" if m in flagged else m]
         for s in systems:
             cell = idx.get((s, OVERALL, m))
             row.append(f"{fmt_value(cell)}{_beats(letters, m, OVERALL, s)} ({fmt_counts(cell)})" if cell else "")
@@ -121,6 +121,7 @@ def render_terminal(
     console: Console | None = None,
     flagged: Collection[str] = (),
     letters: Letters | None = None,
+    flag: str = "unreliable",
 ) -> None:
     """Print the headline and overall tables with rich (with ``letters``: significance, ranx style)."""
     console = console or Console()
@@ -134,7 +135,7 @@ def render_terminal(
     overall = Table(title=f"{title}: overall, mean [95% bootstrap CI] (counts)")
     for col in ["metric", *systems]:
         overall.add_column(col, overflow="fold")
-    for row in overall_rows(cells, error_rates, flagged, letters):
+    for row in overall_rows(cells, error_rates, flagged, letters, flag):
         overall.add_row(*row)
     console.print(overall)
     for line in footer:
@@ -177,6 +178,7 @@ def to_markdown(
     notes: Sequence[str] = (),
     flagged: Collection[str] = (),
     letters: Letters | None = None,
+    flag: str = "unreliable",
 ) -> str:
     systems = system_header(systems_of(cells), letters)
     parts = [f"# {title}", ""]
@@ -193,7 +195,7 @@ def to_markdown(
     parts += [
         "## Overall: mean [95% bootstrap CI] (counts)",
         "",
-        _md_table(["metric", *systems], overall_rows(cells, error_rates, flagged, letters)),
+        _md_table(["metric", *systems], overall_rows(cells, error_rates, flagged, letters, flag)),
         "",
         "## Every cell",
         "",

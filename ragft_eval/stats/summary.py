@@ -39,6 +39,9 @@ class RunSummary(BaseModel):
     judged_metrics: tuple[str, ...]
     judge_calibrations: tuple[dict[str, Any], ...]
     flagged_metrics: tuple[str, ...]
+    # why the judged columns are flagged: "unreliable" (a calibration's kappa CI reaches 0) or
+    # "uncalibrated" (no stored calibration of this judge); None: not flagged
+    judge_flag: str | None = None
     # what the run did to each model endpoint (the last record: a resumed run's latest leg)
     endpoints: tuple[dict[str, Any], ...] = ()
     # what the harness did once for the run (fine-tunes, indexes: OneTimeWork dumps), over every leg
@@ -87,7 +90,12 @@ def build_summary(store: Store, run_id: str) -> RunSummary:
     if identity is None and manifest.judge:  # a schema-1 manifest: derive it from what was recorded
         identity = identity_of(manifest.judge)
     calibrations = latest_calibrations(store.artifacts("calibration"), identity) if judged else []
-    flagged = judged if any(not c.get("reliable") for c in calibrations) else ()
+    # a judge shown unreliable on a calibration set, or never calibrated at all: its columns are flagged
+    judge_flag = None
+    if judged:
+        judge_flag = "uncalibrated" if not calibrations else (
+            "unreliable" if any(not c.get("reliable") for c in calibrations) else None)  # fmt: skip
+    flagged = judged if judge_flag else ()
     boot = manifest.bootstrap
     legs = [r for r in store.artifacts("endpoints") if r.get("run_id") == run_id]
     return RunSummary(
@@ -99,6 +107,7 @@ def build_summary(store: Store, run_id: str) -> RunSummary:
         judged_metrics=judged,
         judge_calibrations=tuple(calibrations),
         flagged_metrics=tuple(flagged),
+        judge_flag=judge_flag,
         endpoints=tuple(legs[-1]["endpoints"]) if legs else (),
         one_time=tuple(w for leg in store.artifacts("one_time") if leg.get("run_id") == run_id for w in leg["work"]),
     )

@@ -44,8 +44,12 @@ def test_an_old_store_opens_migrates_and_reports_the_same_cells(old_store, tmp_p
     out = write_report(summary, tmp_path / "report", suite_gates(summary))
     old = FIXTURES / f"{name}_report"
 
-    def without_derived(path: Path) -> str:  # today's table adds derived rows the old run did not have
-        return "".join(line for line in path.read_text().splitlines(keepends=True) if BALANCED not in line)
+    def without_derived(path: Path) -> str:
+        """Today's table without what it adds to an old run's: the derived rows, and the flag of a judge
+        with no stored calibration (the old report left its columns unflagged)."""
+        lines = path.read_text().replace(" ⚠ uncalibrated judge", "").splitlines(keepends=True)
+        return "".join(line for line in lines if BALANCED not in line
+                       and not line.startswith("⚠ judge-based columns flagged"))  # fmt: skip
 
     assert without_derived(out / "table.csv") == (old / "table.csv").read_text()
     if name != "judged":  # the judged store got its calibrations after its run wrote its report
@@ -118,3 +122,18 @@ def test_stored_demo_responses_rescore_to_the_same_cells(tmp_path):
     after = {(c.system, c.task_type, c.metric): c for c in aggregate(rescored, **m.bootstrap)
              if c.metric != BALANCED}  # fmt: skip
     assert after == before
+
+
+def test_a_judge_without_a_stored_calibration_is_flagged_uncalibrated(tmp_path):
+    """The demo fixture's store holds no calibration of its judge: its judged columns are flagged
+    "uncalibrated" (not left unflagged); the judged fixture's store holds a calibration of its judge that
+    found it reliable, so nothing is flagged there."""
+    with open_store(_copy("demo.sqlite", tmp_path)) as db:
+        demo = build_summary(db, RUNS["demo"])
+    with open_store(_copy("judged.sqlite", tmp_path)) as db:
+        judged = build_summary(db, RUNS["judged"])
+    assert demo.judge_flag == "uncalibrated" and set(demo.flagged_metrics) == set(demo.judged_metrics)
+    assert "judge_grade" in demo.flagged_metrics
+    out = write_report(demo, tmp_path / "report")
+    assert "judge_grade ⚠ uncalibrated judge" in (out / "table.md").read_text()
+    assert judged.judge_calibrations and judged.judge_flag is None and not judged.flagged_metrics
