@@ -12,7 +12,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 
 @dataclass(frozen=True)
@@ -91,12 +102,22 @@ class Hooks(BaseHook):
             h.on_run_end(event)
 
 
+class AnswersPerMinute(ProgressColumn):
+    """A system's answers per minute so far (rich's own speed, per minute: answers take seconds)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed * 60:.1f}/min")
+
+
 class ProgressHook(BaseHook):
-    """The terminal progress bar: one line per system, answered / total and elapsed time."""
+    """The terminal progress bar: one line per system, answered / total, answers per minute, the time
+    elapsed and an estimate of the time left."""
 
     def __init__(self, **progress: Any):
         self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), transient=False, **progress)  # fmt: skip
+                            AnswersPerMinute(), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                            transient=False, **progress)  # fmt: skip
         self._tasks: dict[str, TaskID] = {}
 
     def on_run_start(self, event: RunStart) -> None:
