@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -85,8 +86,15 @@ def finetune(
     with bar:
         task = bar.add_task("train", total=None, loss="-")
 
+        started = time.perf_counter()
+
         def on_step(step: int, total: int, loss: float) -> None:
             bar.update(task, completed=step, total=total, loss=f"{loss:.3f}")
+            if progress and not bar.console.is_terminal and (step % 10 == 0 or step == total):
+                # a log (CI, a redirected run) gets a line every 10 steps instead of a live bar
+                per = (time.perf_counter() - started) / step
+                print(f"fine-tune {cfg.name}: step {step}/{total}, loss {loss:.3f}, {per:.1f} s/step, "
+                      f"about {per * (total - step) / 60:.0f} min left at most", file=sys.stderr, flush=True)
             if stop is not None and stop.is_set():
                 raise Interrupted(f"fine-tune {cfg.name}: stopped after step {step} of {total}; nothing was cached")
 
