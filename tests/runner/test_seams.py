@@ -19,6 +19,7 @@ from ragft_eval.llm import ModelClient, ModelSpec, queueing
 from ragft_eval.llm.spec import LocalServerSpec
 from ragft_eval.records import Case, Expected, Response, Usage
 from ragft_eval.runner import BaseHook, CaseEnd, LocalExecutor, Plan, RunEnd, RunStart, answer_case
+from ragft_eval.stats.aggregate import BALANCED
 from ragft_eval.store import SQLiteStore, Store, open_store
 
 from .test_run import ECHO, FLAKY, suite
@@ -40,7 +41,10 @@ def _example(tmp_path: Path) -> Path:
 
 def test_the_example_suite_gives_the_numbers_it_gave_before_the_redesign(tmp_path):
     result = run(_example(tmp_path))
-    assert (result.report_dir / "table.csv").read_text() == (OLD / "example_report" / "table.csv").read_text()
+    table = (result.report_dir / "table.csv").read_text().splitlines(keepends=True)
+    # the rows the redesign's table had, unchanged; today's table adds the derived abstention_balanced rows
+    assert "".join(line for line in table if BALANCED not in line) == (OLD / "example_report" / "table.csv").read_text()
+    assert any(BALANCED in line for line in table)
 
 
 def test_report_rebuilds_exactly_what_the_run_wrote(tmp_path, capsys):
