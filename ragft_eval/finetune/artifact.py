@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import json
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +77,44 @@ def finetune(
     adapter, record_path = folder / "adapter.gguf", folder / "record.json"
     if adapter.is_file() and record_path.is_file() and not force:
         return Artifact(key, adapter, json.loads(record_path.read_text()), cached=True)
+    with _training_lock(folder, cfg.name, stop):
+        # another process may have trained it while this one waited for the lock
+        if adapter.is_file() and record_path.is_file() and not force:
+            return Artifact(key, adapter, json.loads(record_path.read_text()), cached=True)
+        return _train(cfg, gs, train, validation, gguf, key, adapter, record_path, progress=progress, stop=stop,
+                      keep_model=keep_model)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _training_lock(folder: Path, name: str, stop: threading.Event | None) -> Iterator[None]:
+    """Hold the artifact folder's lock while training: two runs sharing a cache (two CI jobs, a run and a
+    ``ragft-eval finetune``) train an adapter once, the second waiting for the first's result.  Polled, so
+    that a stopped run stops waiting."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as handle:
+        said = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if stop is not None and stop.is_set():
+                    raise Interrupted(f"fine-tune {name}: stopped waiting for another process's training") from None
+                if not said:
+                    print(f"fine-tune {name}: another process is training this adapter; waiting for it",
+                          file=sys.stderr, flush=True)  # fmt: skip
+                    said = True
+                time.sleep(1.0)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _train(cfg: FinetuneConfig, gs: Any, train: list, validation: list, gguf: Path, key: str, adapter: Path,
+           record_path: Path, *, progress: bool, stop: threading.Event | None,
+           keep_model: bool) -> Artifact:  # fmt: skip
+    from ..llm.server import cached_file_hash
 
     t0 = time.perf_counter()
     model, tokenizer = load_base(gguf, threads=cfg.train.threads)
