@@ -34,6 +34,8 @@ from .runner import Selection, Suite, build_systems, load_suite
 from .systems import RunContext
 
 
+MEASURED_TIME = "priced by measured time: not known before the run"
+
 @dataclass
 class Estimate:
     """What one system (or the judge) would call."""
@@ -135,8 +137,8 @@ async def estimate(suite: Suite, *, selection: Selection, cache: str | None = No
             est.add(None)
         elif price.usd_per_hour is not None:
             est.add(None)
-            if "priced by measured time" not in est.notes:
-                est.notes.append("priced by measured time: not known before the run")
+            if MEASURED_TIME not in est.notes:  # once per system, not once per call
+                est.notes.append(MEASURED_TIME)
         else:
             est.add(price.cost(prompt_tokens=tokens, completion_tokens=round(out_tokens)))
 
