@@ -33,7 +33,6 @@ from .retrieval import RetrieverPool
 from .runner import Selection, Suite, build_systems, load_suite
 from .systems import RunContext
 
-
 MEASURED_TIME = "priced by measured time: not known before the run"
 
 @dataclass
