@@ -237,7 +237,8 @@ async def run_async(
     budget = Budget(cap_usd=max_cost) if max_cost is not None else None
     run_id = resume or new_run_id(clock())
     async with contextlib.AsyncExitStack() as stack:
-        db = stack.enter_context(open_store(store or suite.resolve(suite.store)))
+        db = stack.enter_context(open_store(store or suite.store_url()))
+        stack.enter_context(db.lease(run_id))  # a second process resuming this run at once is refused
         if models is None:
             calls = None if spec.systems == spec.judge == "off" else CallCache(suite.resolve(spec.dir))
             models = ModelPool(suite.models, base_dir=suite.base_dir, cache=calls, budget=budget,

@@ -73,7 +73,7 @@ class _SuiteRun:
         from .store import open_store
 
         suite = load_suite(self.path)
-        store = self.config.getoption("ragft_store") or suite.resolve(suite.store)
+        store = self.config.getoption("ragft_store") or suite.store_url()
         run_id = self.config.getoption("ragft_run")
         if run_id is None:
             run_id = run(suite, store=store, resume=self.config.getoption("ragft_resume")).run_id

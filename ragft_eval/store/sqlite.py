@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ..records import CaseResult, RunManifest
+from ._base import export_sql, import_order, import_sql
+from ._lease import Lease, hold_lease
 
 SCHEMA_VERSION = 1
 
@@ -66,8 +71,47 @@ MIGRATIONS: list[tuple[int, str]] = [
 ]
 
 
+# Leases coordinate live processes, not history: created on first use, outside the numbered schema (an
+# older ragft-eval opening the file ignores the table, and a store copy never carries a lease).
+_LEASES = "CREATE TABLE IF NOT EXISTS leases (run_id TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at REAL NOT NULL)"
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class _SQLiteLeases:
+    """The lease statements on a connection of their own (renewals run on the lease's thread)."""
+
+    def __init__(self, path: Path):
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute(_LEASES)
+
+    def take(self, run_id: str, holder: str, ttl_s: float) -> tuple[str, float] | None:
+        now = time.time()  # one machine's clock: every process sharing a SQLite file runs on it
+        got = self._db.execute(
+            "INSERT INTO leases VALUES (?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET holder = excluded.holder, "
+            "expires_at = excluded.expires_at WHERE leases.holder = excluded.holder OR leases.expires_at < ? "
+            "RETURNING holder",
+            (run_id, holder, now + ttl_s, now),
+        ).fetchall()
+        if got:
+            return None
+        row = self._db.execute("SELECT holder, expires_at FROM leases WHERE run_id = ?", (run_id,)).fetchone()
+        return (row[0], row[1] - now) if row else ("another process", 0.0)
+
+    def take_over(self, run_id: str, dead: str, holder: str, ttl_s: float) -> bool:
+        cur = self._db.execute(
+            "UPDATE leases SET holder = ?, expires_at = ? WHERE run_id = ? AND holder = ?",
+            (holder, time.time() + ttl_s, run_id, dead),
+        )
+        return cur.rowcount == 1
+
+    def release(self, run_id: str, holder: str) -> None:
+        self._db.execute("DELETE FROM leases WHERE run_id = ? AND holder = ?", (run_id, holder))
+
+    def close(self) -> None:
+        self._db.close()
 
 
 class SQLiteStore:
@@ -148,6 +192,34 @@ class SQLiteStore:
         return [
             dict(zip(("run_id", "created_at", "finished_at", "status", "suite_name"), r, strict=True)) for r in rows
         ]
+
+    def delete_run(self, run_id: str) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM metric_results WHERE run_id = ?", (run_id,))
+            self._db.execute("DELETE FROM case_results WHERE run_id = ?", (run_id,))
+            # run-scoped artifacts only: the key says so and the record agrees (a baseline's record names a
+            # run too, but is keyed by the baseline's name and outlives the run's other records)
+            self._db.execute(
+                "DELETE FROM artifacts WHERE substr(key, 1, length(kind) + length(?) + 2) = kind || ':' || ? || ':' "
+                "AND json_extract(record, '$.run_id') = ?",
+                (run_id, run_id, run_id),
+            )
+            self._db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+
+    def lease(self, run_id: str, *, ttl_s: float = 60.0) -> AbstractContextManager[Lease]:
+        return hold_lease(lambda: _SQLiteLeases(self.path), run_id, ttl_s)
+
+    # raw rows, for copying a store (the same tables and columns in every backend)
+    def export_rows(self, table: str, run_id: str | None = None) -> Iterator[tuple[Any, ...]]:
+        sql = export_sql(table, run_id, "?")
+        yield from self._db.execute(sql, () if run_id is None else (run_id,))
+
+    def import_rows(self, rows: Mapping[str, Iterable[tuple[Any, ...]]]) -> dict[str, int]:
+        counts = {}
+        with self._db:
+            for table in import_order(rows):
+                counts[table] = max(self._db.executemany(import_sql(table, "?"), rows[table]).rowcount, 0)
+        return counts
 
     # results
     def write(self, result: CaseResult) -> None:

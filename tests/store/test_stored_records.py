@@ -1,5 +1,6 @@
 """Stores written by the code before the seams redesign (tests/fixtures/main_v1_store, commit c00306c) open,
-migrate and report under the current code, and their stored responses re-score to the same cells."""
+migrate and report under the current code, and their stored responses re-score to the same cells; each
+test runs on the SQLite file itself and on its copy in PostgreSQL (``store copy``), which must report the same."""
 
 from __future__ import annotations
 
@@ -17,25 +18,41 @@ from ragft_eval.report import write_report
 from ragft_eval.runner import Suite
 from ragft_eval.stats import aggregate, build_summary
 from ragft_eval.stats.aggregate import BALANCED
-from ragft_eval.store import open_store
+from ragft_eval.store import copy_store, open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "main_v1_store"
 RUNS = {"example": "20261201-085603-538e8f", "demo": "20261201-085629-2923cd", "judged": "20261201-091231-094e74"}
 
 
+@pytest.fixture
+def fixture_store(new_store_url, tmp_path):
+    """A fixture store, opened from the backend under test: a copy of the SQLite file (opening a store
+    writes to it: WAL mode, migrations, never to the fixture), or that copy copied into PostgreSQL."""
+
+    def load(name: str) -> str:
+        path = tmp_path / name
+        shutil.copy(FIXTURES / name, path)
+        url = new_store_url()
+        if url.startswith("sqlite:"):
+            return f"sqlite:///{path}"
+        with open_store(path) as src, open_store(url) as dst:
+            copy_store(src, dst)
+        return url
+
+    return load
+
+
 @pytest.fixture(params=sorted(RUNS))
-def old_store(request, tmp_path) -> tuple[str, Path]:
-    dest = tmp_path / f"{request.param}.sqlite"
-    shutil.copy(FIXTURES / f"{request.param}.sqlite", dest)  # opening migrates in place: never the fixture
-    return request.param, dest
+def old_store(request, fixture_store) -> tuple[str, str]:
+    return request.param, fixture_store(f"{request.param}.sqlite")
 
 
 def test_an_old_store_opens_migrates_and_reports_the_same_cells(old_store, tmp_path):
-    name, path = old_store
-    with open_store(f"sqlite:///{path}") as db:
+    name, url = old_store
+    with open_store(url) as db:
         assert db.schema_version == 1
-        raw = db._db.execute("SELECT manifest FROM runs").fetchone()[0]
+        raw = next(iter(db.export_rows("runs")))[6]  # the manifest column, as stored
         assert '"schema_version":1' in raw.replace(" ", "")  # stored as schema 1
         summary = build_summary(db, RUNS[name])
     assert summary.manifest.schema_version == MANIFEST_SCHEMA_VERSION
@@ -56,15 +73,8 @@ def test_an_old_store_opens_migrates_and_reports_the_same_cells(old_store, tmp_p
         assert without_derived(out / "table.md") == (old / "table.md").read_text()
 
 
-def _copy(name: str, tmp_path: Path) -> Path:
-    """A copy of a fixture store: opening a store may write to it (WAL mode, migrations), never to the fixture."""
-    dest = tmp_path / name
-    shutil.copy(FIXTURES / name, dest)
-    return dest
-
-
-def test_a_schema_1_manifest_gets_its_judged_metrics_and_judge_identity(tmp_path):
-    with open_store(_copy("judged.sqlite", tmp_path)) as db:
+def test_a_schema_1_manifest_gets_its_judged_metrics_and_judge_identity(fixture_store):
+    with open_store(fixture_store("judged.sqlite")) as db:
         summary = build_summary(db, RUNS["judged"])
     m = summary.manifest
     assert m.metrics["judge_grade"]["judged"] and not m.metrics["exact_match"]["judged"]
@@ -75,11 +85,9 @@ def test_a_schema_1_manifest_gets_its_judged_metrics_and_judge_identity(tmp_path
     assert [c["seed"] for c in summary.judge_calibrations] == [1]
 
 
-def test_the_judge_flag_reads_the_latest_calibration_per_set(tmp_path):
+def test_the_judge_flag_reads_the_latest_calibration_per_set(fixture_store, tmp_path):
     """c00306c flagged the judge forever once any calibration was unreliable; the latest per set decides."""
-    path = tmp_path / "judged.sqlite"
-    shutil.copy(FIXTURES / "judged.sqlite", path)
-    with open_store(path) as db:
+    with open_store(fixture_store("judged.sqlite")) as db:
         summary = build_summary(db, RUNS["judged"])
         assert [c["reliable"] for c in db.artifacts("calibration")] == [False, True]  # both are stored
     assert summary.flagged_metrics == ()
@@ -94,11 +102,11 @@ def test_a_newer_record_is_refused_not_misread():
         RunManifest.model_validate({"schema_version": 99})
 
 
-def test_stored_demo_responses_rescore_to_the_same_cells(tmp_path):
+def test_stored_demo_responses_rescore_to_the_same_cells(fixture_store):
     """The demo run's stored responses (real answers of the local model, written by c00306c) scored again by
     today's metrics give the cells c00306c computed.  The judged columns are kept as stored (re-judging
     would need the judge model; their status rule is tested elsewhere)."""
-    with open_store(_copy("demo.sqlite", tmp_path)) as db:
+    with open_store(fixture_store("demo.sqlite")) as db:
         summary = build_summary(db, RUNS["demo"])
     m = summary.manifest
     suite = Suite.model_validate({**m.suite_config, "base_dir": ROOT / "evals"})
@@ -124,13 +132,13 @@ def test_stored_demo_responses_rescore_to_the_same_cells(tmp_path):
     assert after == before
 
 
-def test_a_judge_without_a_stored_calibration_is_flagged_uncalibrated(tmp_path):
+def test_a_judge_without_a_stored_calibration_is_flagged_uncalibrated(fixture_store, tmp_path):
     """The demo fixture's store holds no calibration of its judge: its judged columns are flagged
     "uncalibrated" (not left unflagged); the judged fixture's store holds a calibration of its judge that
     found it reliable, so nothing is flagged there."""
-    with open_store(_copy("demo.sqlite", tmp_path)) as db:
+    with open_store(fixture_store("demo.sqlite")) as db:
         demo = build_summary(db, RUNS["demo"])
-    with open_store(_copy("judged.sqlite", tmp_path)) as db:
+    with open_store(fixture_store("judged.sqlite")) as db:
         judged = build_summary(db, RUNS["judged"])
     assert demo.judge_flag == "uncalibrated" and set(demo.flagged_metrics) == set(demo.judged_metrics)
     assert "judge_grade" in demo.flagged_metrics
