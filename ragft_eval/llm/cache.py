@@ -28,8 +28,9 @@ Policies (:data:`CachePolicy`), one per role (``systems`` and ``judge``) in the 
                 name is seen and recorded (served model id and ``system_fingerprint``), not replayed.
 ``off``         no cache at all.
 
-Judge drift checks never read the cache (:meth:`CacheSpec.policy` with ``drift_check=True``): they
-exist to see whether the judge answers differently today.
+Judge drift checks (``ragft-eval judge drift``, :mod:`ragft_eval.stats.drift_run`) call the judge with
+no cache at all: they exist to see whether the judge answers differently today.  (:meth:`CacheSpec.policy`
+with ``drift_check=True`` gives ``write`` for a caller that wants to refresh the entries instead.)
 
 The store is one SQLite file per cache directory in WAL mode, so two runs may read and write the same
 directory at once (each write is one statement; SQLite serialises writers; ``busy_timeout`` waits).
