@@ -1,6 +1,8 @@
 """Judge-based metrics: ``judge_grade``, ``judge_style``, ``judge_pairwise`` and ragas ``faithfulness``.
 
-All read the suite's judge (``ScoreContext.judge``, configured independently of the systems under test).
+All read the suite's judge (``ScoreContext.judge``, configured independently of the systems under test), or
+the judge of the suite's ``judges:`` the metric names (``judge: NAME``); ``judge_call`` says which call of
+the judge a metric makes, so a judge that cannot make it is refused when the suite is built.
 With ``judge.repeats: N`` each judgment runs N times (seed = base seed + repeat); the result is the
 mean of the usable verdicts, with the per-case spread and whether the verdict flipped in ``details``.
 No usable verdict is ``unscored`` (raw outputs kept); a failing judge endpoint is an ``error`` with
@@ -33,6 +35,7 @@ class JudgedMetric(BaseMetric):
     """Shared plumbing: repeats, combining verdicts, judge errors."""
 
     needs_judge: bool = True
+    judge_call: str = "grade"  # the Judge method the metric calls (checked against a judge's ``capabilities``)
 
     def judge(self, ctx: ScoreContext) -> Judge:
         judge = ctx.judge
@@ -91,6 +94,7 @@ class JudgeStyle(JudgedMetric):
     """Rubric grading of style and format, for cases that state a house format (normalised to [0, 1])."""
 
     name = "judge_style"
+    judge_call = "style"
 
     def undefined_reason(self, case: Case) -> str | None:
         if not case.rubric or not (case.task_type == "style" or (case.expected and case.expected.pattern)):
@@ -111,6 +115,8 @@ class JudgePairwise(JudgedMetric):
     1 = win (both orders prefer this system), 0 = loss (both prefer the baseline), 0.5 = tie, including
     when the two orders disagree (position-inconsistent).  Scored after every system has answered.
     """
+
+    judge_call = "pairwise"
 
     def __init__(self, *, baseline: str):
         self.baseline = baseline
@@ -150,10 +156,16 @@ class Faithfulness(JudgedMetric):
     context; the share supported, in [0, 1].  Run with the suite's judge model, every call through the
     model interface; judge calls and tokens per score are in ``details``.  Unscored without a context,
     when the answer has no statements, or when ragas cannot parse the judge's output; an ``error``
-    (stage ``judge``) when a judge call failed at the endpoint (an outage is counted, not hidden)."""
+    (stage ``judge``) when a judge call failed at the endpoint (an outage is counted, not hidden).
+
+    With a judge that has no generative model (``client`` None: the ``learned`` cross-encoder, named by
+    ``judge: NAME``), the answer is judged whole: the value is the judge's P(supported) of the answer
+    against its best-supporting context window, in [0, 1], higher is better; its yes/no label (at the
+    judge's threshold) and each window's probability are in ``details``."""
 
     name = "faithfulness"
     needs = "context"
+    judge_call = "faithful"
 
     def __init__(self) -> None:
         self._llm: Any = None
@@ -176,6 +188,10 @@ class Faithfulness(JudgedMetric):
         if not answer:
             return self.unscored("the answer has no statements (empty answer)")
         judge = self.judge(ctx)
+        if getattr(judge, "client", None) is None:  # no LLM for ragas: the judge reads (context, answer) itself
+            context = response.context
+            return self.combine(await self.verdicts(ctx, lambda j, r: j.faithful(context=context, answer=answer,
+                                                                                 repeat=r)))  # fmt: skip
         from ragas.metrics.collections import Faithfulness as RagasFaithfulness
 
         from ..judges.ragas_bridge import TALLY, CallTally
