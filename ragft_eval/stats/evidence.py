@@ -53,7 +53,9 @@ def build_evidence(summary: RunSummary, golden_sets: Mapping[str, GoldenSet] | N
     heads = headline_metrics(cells, suite.headline)
     cmps = compare_systems(res, case_hashes=summary.manifest.case_hashes, seed=boot["seed"])
     letters = significance_letters(cmps, systems)
-    power = {m: power_by_slice(res, metric=m) for m in sorted(set(heads.values()))}
+    # per-case metrics only: a derived cell (abstention_balanced) has no per-case results to test
+    recorded = {m.metric for cr in res for m in cr.results}
+    power = {m: power_by_slice(res, metric=m) for m in sorted(set(heads.values()) & recorded)}
     lat = latency(res, resamples=boot["resamples"], seed=boot["seed"])
     spec = suite.costs
     cost_stats = costs(res, judge_usd_per_1k_prompt_tokens=spec.judge_usd_per_1k_prompt_tokens if spec else None,
