@@ -6,6 +6,7 @@ Exit codes: the one table in :mod:`ragft_eval.exit_codes` (also in the README).
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -39,8 +40,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(asyncio.run(dry_run(args.suite, selection=selection, cache=args.cache)), end="")
         return ExitCode.OK
 
+    from .runner import LocalExecutor, build_executor, load_suite
+
+    suite = load_suite(args.suite)
+    if args.ray_address and args.executor == "local":
+        raise InputError("--ray-address: a Ray cluster's address, for --executor ray; got --executor local")
+    kind = args.executor or ("ray" if args.ray_address else None)
+    executor = build_executor(suite, kind=kind, address=args.ray_address, cache=args.cache)
+    if args.max_cost is not None and not isinstance(executor, LocalExecutor):
+        raise InputError("--max-cost: the Ray executor shares no budget across its workers yet; "
+                         "run a capped run with --executor local")  # fmt: skip
     result = run(
-        args.suite,
+        suite,
+        executor=executor,
         systems=args.systems,
         split=args.split,
         tags=args.tags,
@@ -59,7 +71,54 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _cmd_report_window(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from .report.quarterly_html import write_quarterly
+    from .stats.history import REPORT_KIND
+    from .stats.trends import build_trends
+
+    if not args.out:
+        raise InputError("--out: the quarterly report (--since) needs a folder to write quarterly.html into")
+    since, until = _when(args.since, "--since"), _when(args.until, "--until", end=True)
+    with open_store_of(args) as db:
+        trends = build_trends(db, since=since, until=until, suite=args.suite)
+        if not trends.runs:
+            raise InputError(f"--since: no finished run{f' of suite {args.suite!r}' if args.suite else ''} in the "
+                             f"window in store {db.url}")  # fmt: skip
+        drift = [r for r in db.artifacts("judge_drift") if r.get("suite") in (None, trends.suite)]
+        latest = build_summary_of(db, trends.runs[-1][0])
+        path = write_quarterly(trends, args.out, calibrations=latest.judge_calibrations,
+                               drift=drift[-1] if drift else None)  # fmt: skip
+        # the runs this report names are kept by ``store prune``
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        db.put_artifact(f"report:{trends.suite}:{stamp}", REPORT_KIND, {"suite": trends.suite, "path": str(path),
+                        "since": trends.since, "until": trends.until, "runs": [r for r, _ in trends.runs]})  # fmt: skip
+    up = sum(1 for s in trends.steps if s.significant and s.change is not None)
+    odd = sum(1 for s in trends.steps if s.unexplained)
+    print(f"{len(trends.runs)} runs of {trends.suite}, {len(trends.change_points)} recorded changes "
+          f"({up} significant steps at them), {odd} unexplained steps")  # fmt: skip
+    print(f"quarterly report: {path}")
+    return ExitCode.OK
+
+
+def open_store_of(args: argparse.Namespace):
+    from .store import open_store
+
+    return open_store(args.store)
+
+
+def build_summary_of(db, run_id: str):
+    from .stats import build_summary
+
+    return build_summary(db, run_id)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
+    if args.since:
+        return _cmd_report_window(args)
+    if args.run_id is None:
+        raise InputError("run_id: expected a run id, or --since DATE for the report of a window of runs")
     from .gates import suite_gates
     from .report import print_summary, write_report
     from .stats import build_summary
@@ -168,7 +227,7 @@ def _cmd_judge_calibrate(args: argparse.Namespace) -> int:
             await pool.close()
 
     result = asyncio.run(go())
-    store = Path(args.store) if args.store else suite.resolve(suite.store)
+    store = args.store or suite.store_url()
     with open_store(store) as db:
         db.put_artifact(result.key, "calibration", result.as_dict())
     print(result.summary())
@@ -178,6 +237,56 @@ def _cmd_judge_calibrate(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _cmd_judge_train(args: argparse.Namespace) -> int:
+    from .judges.training import load_judge_train_config, train_judge
+
+    cfg = load_judge_train_config(args.config)
+    artifact = train_judge(cfg, progress=not args.no_progress, force=args.force)
+    r = artifact.record
+    state = "cached" if artifact.cached else f"trained in {r['seconds']:.0f} s (+{r['load_seconds']:.0f} s model load)"
+    print(f"judge: {artifact.folder} ({state}; {artifact.bytes / 1e6:.0f} MB)")
+    print(f"key: {artifact.key}")
+    print(f"steps: {r['steps']} of {r['planned_steps']}, best step {r['best_step']}, stopped: {r['stopped']}, "
+          f"{r['train_examples']} train / {r['validation_examples']} validation pairs, "
+          f"{r['examples_per_second']} examples/s on {r['threads']} thread(s)")  # fmt: skip
+    print("sources: " + "; ".join(f"{k} {v}" for k, v in r["sources"].items()))
+    for skipped in r["skipped_sources"]:
+        print(f"skipped: {skipped}")
+    curve = r["validation_loss"]
+    print("validation loss: " + " ".join(f"{step}:{loss:.3f}" for step, loss in curve))
+    if args.calibrate:
+        _judge_measure(args, cfg)
+    return ExitCode.OK
+
+
+def _judge_measure(args: argparse.Namespace, cfg) -> None:
+    import asyncio
+    import functools
+
+    from rich.progress import Progress
+
+    from .judges.learned import LearnedJudge
+    from .judges.measure import format_measurement, measure_faithfulness, measurement_sets
+
+    judge = LearnedJudge(model=cfg.name, config=str(Path(args.config).resolve()), threads=cfg.train.threads)
+    sets = measurement_sets(judge, cfg.resolve(cfg.datasets))
+    results = []
+    for name, items in sets.items():
+        with Progress(disable=args.no_progress) as bar:
+            task = bar.add_task(f"measure {name}", total=len(items))
+            advance = functools.partial(bar.advance, task)
+            cal = asyncio.run(measure_faithfulness(name, items, judge, progress=advance))
+        results.append(cal)
+        print(format_measurement(cal))
+    if args.store:
+        from .store import open_store
+
+        with open_store(args.store) as db:
+            for cal in results:
+                db.put_artifact(cal.key, "calibration", cal.as_dict())
+        print(f"stored {len(results)} calibration(s) in {args.store}")
+
+
 def _cmd_judge_report(args: argparse.Namespace) -> int:
     from .judges.report import calibration_table
     from .store import open_store
@@ -185,6 +294,52 @@ def _cmd_judge_report(args: argparse.Namespace) -> int:
     with open_store(args.store) as db:
         records = db.artifacts("calibration")
     print(calibration_table(records))
+    return ExitCode.OK
+
+
+def _cmd_judge_drift(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from rich.progress import Progress
+
+    from .runner import load_suite
+    from .stats.drift_run import check_drift, store_drift
+    from .store import open_store
+
+    if args.sample < 1 or not 0 <= args.tolerance < 1:
+        raise InputError(f"--sample/--tolerance: expected N >= 1 and a share in [0, 1), got {args.sample} and "
+                         f"{args.tolerance}")  # fmt: skip
+    # --suite FILE: today's judge, golden sets and store from that file; --suite NAME: which runs
+    today = load_suite(args.suite) if args.suite and Path(args.suite).is_file() else None
+    default = os.environ.get("RAGFT_STORE_URL", "reports/ragft-eval.sqlite")
+    store = args.store or (today.store_url() if today else default)
+    since, until = _when(args.since, "--since"), _when(args.until, "--until", end=True)
+    with open_store(store) as db, Progress(disable=args.no_progress, transient=True) as bar:
+        task = bar.add_task("re-judge (twice each)", total=None)
+        report = asyncio.run(check_drift(db, since=since, until=until, suite=None if today else args.suite,
+                                         suite_config=today, sample=args.sample, seed=args.seed,
+                                         tolerance=args.tolerance, progress=lambda: bar.advance(task)))  # fmt: skip
+        key = store_drift(db, report)
+
+    def pct(x: float | None) -> str:
+        return "—" if x is None else f"{x:.1%}"
+
+    def span(ci: tuple[float, float] | None) -> str:
+        return "" if ci is None else f" [{pct(ci[0])}, {pct(ci[1])}]"
+
+    print(f"judge {report.judge_model}, {len(report.runs)} run(s) of {report.suite}, tolerance {pct(report.tolerance)}")
+    for m in report.metrics:
+        if not m.n:
+            print(f"{m.metric}: no usable re-judgment of {m.n_sampled} item(s)")
+            continue
+        k = "undefined" if m.kappa is None else f"{m.kappa:.2f}"
+        kci = "" if m.kappa_ci is None else f" [{m.kappa_ci[0]:.2f}, {m.kappa_ci[1]:.2f}]"
+        verdict = "DRIFT (beyond noise by more than the tolerance)" if m.drifted else "within tolerance"
+        print(f"{m.metric}: n {m.n}, flipped {pct(m.flipped)}{span(m.flipped_ci)}, own noise {pct(m.noise)}, "
+              f"beyond noise {pct(m.excess)}{span(m.excess_ci)}, kappa {k}{kci}: {verdict}")  # fmt: skip
+    for note in report.notes:
+        print(note)
+    print(f"stored in {store} as {key}")
     return ExitCode.OK
 
 
@@ -327,7 +482,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     from .store import open_store
 
     suite = load_suite(args.suite)
-    store_url = args.store or suite.resolve(suite.store)
+    store_url = args.store or suite.store_url()
     if args.run is None:
         result = run(suite, store=store_url, reports_dir=args.reports, progress=not args.no_progress)
         run_id = result.run_id
@@ -355,6 +510,106 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     return ExitCode.OK if all(g.passed for g in results) else ExitCode.GATE_FAILED
 
 
+def _when(value: str | None, setting: str, *, end: bool = False):
+    from .stats.history import parse_when
+
+    try:
+        return parse_when(value, end=end)
+    except ValueError as exc:
+        raise InputError(f"{setting}: {exc}") from None
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.table import Table
+
+    from .stats.history import as_rows, run_history
+
+    since, until = _when(args.since, "--since"), _when(args.until, "--until", end=True)
+    with _open(args) as db:
+        rows = run_history(db, suite=args.suite, since=since, until=until)
+    if args.json:
+        print(json.dumps(as_rows(rows), indent=1))
+        return ExitCode.OK
+    table = Table(title=f"{len(rows)} run(s) in {args.store}")
+    for col in ("run", "suite", "date", "golden sets", "systems", "cases", "errors", "gates", "baseline"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        golden = ", ".join(f"{g.name} {g.version or '?'} {g.content_hash[:15]}" for g in r.golden_sets) or "—"
+        gates = "—" if r.gates_passed is None else f"{r.gates_passed} passed, {r.gates_failed} failed"
+        if r.failing_gates:
+            gates += f" ({', '.join(r.failing_gates)})"
+        errors = "—" if r.error_rate is None else f"{r.error_rate:.1%}"
+        baseline = r.baseline or (r.baseline_run_id or "—")
+        table.add_row(Text(r.run_id), Text(r.suite), Text(r.created_at), Text(golden), Text(", ".join(r.systems)),
+                      str(r.cases), errors, Text(gates), Text(baseline))  # fmt: skip
+    Console(width=200).print(table)
+    return ExitCode.OK
+
+
+def _cmd_store_prune(args: argparse.Namespace) -> int:
+    from .gates.baselines import list_baselines
+    from .stats.history import prune, retention_plan
+
+    with _open(args) as db:
+        try:
+            plan = retention_plan(db, keep_days=args.keep_days, baselines=list_baselines(db),
+                                  keep_baselines=args.keep_baselines, keep_every_weeks=args.keep_every)  # fmt: skip
+        except ValueError as exc:
+            raise InputError(f"store prune: {exc}") from None
+        if not args.dry_run:
+            prune(db, plan)
+    verb = "would delete" if args.dry_run else "deleted"
+    for run_id in plan.delete:
+        print(f"{verb} {run_id}")
+    kept_old = {k: v for k, v in plan.kept.items() if v != "recent"}
+    for run_id, why in sorted(kept_old.items()):
+        print(f"keep {run_id}: {why}")
+    print(f"{verb} {len(plan.delete)} run(s); kept {len(plan.kept)} ({len(plan.kept) - len(kept_old)} recent)")
+    return ExitCode.OK
+
+
+def _store_url(url: str | None, what: str) -> str:
+    from .store._base import ENV_URL
+
+    if not url:
+        raise InputError(f"{what}: expected a store URL (sqlite:///PATH or postgresql://USER@HOST/DB) or {ENV_URL}")
+    return url
+
+
+def _cmd_store_migrate(args: argparse.Namespace) -> int:
+    from .store import open_store
+
+    with open_store(_store_url(args.url, "URL")) as db:  # opening a store applies its migrations
+        print(f"store {db.url}: schema version {db.schema_version}, {len(db.runs())} run(s)")
+    return ExitCode.OK
+
+
+def _cmd_store_copy(args: argparse.Namespace) -> int:
+    from .stats import build_summary
+    from .store import copy_store, open_store
+
+    if args.src == args.dst:
+        raise InputError(f"DST_URL: expected a store other than the source, got {args.dst} twice")
+    with open_store(args.src) as src, open_store(args.dst) as dst:
+        done = copy_store(src, dst)
+        rows = ", ".join(f"{done.inserted[t]} {t}" for t in done.inserted)
+        skipped = sum(done.skipped.values())
+        print(f"copied {len(done.runs)} run(s) from {src.url} to {dst.url}: {rows}"
+              + (f" ({skipped} row(s) already there, skipped)" if skipped else ""))  # fmt: skip
+        if args.no_verify:
+            return ExitCode.OK
+        # the evidence that nothing was lost: each run's summary, rebuilt from each store alone, is equal
+        differ = [r for r in done.runs if build_summary(src, r) != build_summary(dst, r)]
+    for run_id in differ:
+        print(f"DIFFERS {run_id}: its summary in {args.dst} is not the one in {args.src}")
+    if differ:
+        return ExitCode.FAILURE
+    print(f"verified: all {len(done.runs)} run summaries are equal in both stores")
+    return ExitCode.OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ragft-eval", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -377,12 +632,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="say what the run would call and cost (per system and judge), and call nothing")  # fmt: skip
     p.add_argument("--max-cost", type=float, metavar="USD",
                    help="stop before a call would take the spend over USD (resume with a higher cap)")  # fmt: skip
+    p.add_argument("--executor", choices=["local", "ray"],
+                   help="where the work runs: this process, or sharded over a Ray cluster (default: the suite's "
+                        "executor:, else local)")  # fmt: skip
+    p.add_argument("--ray-address", metavar="ADDRESS",
+                   help="the Ray cluster (implies --executor ray; default: a local cluster for the run)")  # fmt: skip
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser("report", help="print the table of a stored run")
-    p.add_argument("run_id")
-    p.add_argument("--store", default="reports/ragft-eval.sqlite")
-    p.add_argument("--out", help="also write table.md/table.csv/results.jsonl here")
+    p = sub.add_parser("report", help="print the table of a stored run, or (--since) write the quarterly report")
+    p.add_argument("run_id", nargs="?")
+    p.add_argument("--store", default=os.environ.get("RAGFT_STORE_URL", "reports/ragft-eval.sqlite"))
+    p.add_argument("--out", help="also write table.md/table.csv/results.jsonl here (--since: quarterly.html)")
+    p.add_argument("--since", metavar="DATE", help="the quarterly report of the runs created on or after DATE")
+    p.add_argument("--until", metavar="DATE", help="with --since: and on or before DATE")
+    p.add_argument("--suite", help="with --since: the runs of this suite (default: the newest run's)")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("finetune", help="train a LoRA adapter on a golden set's train split (cached)")
@@ -402,9 +665,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", help="run store (default: the suite's)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_judge_calibrate)
+    p = judge.add_parser("train", help="train a learned faithfulness judge (cached by data and settings)")
+    p.add_argument("config", help="judge train YAML (e.g. evals/judge-faithfulness.yaml)")
+    p.add_argument("--force", action="store_true", help="train again even when the cache has the judge")
+    p.add_argument("--calibrate", action="store_true",
+                   help="then measure it on its held-out sets and test splits (never on training data)")  # fmt: skip
+    p.add_argument("--store", help="store those measurements as calibrations in this run store")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_judge_train)
     p = judge.add_parser("report", help="print the stored calibrations as a Markdown table")
-    p.add_argument("--store", default="reports/ragft-eval.sqlite")
+    p.add_argument("--store", default=os.environ.get("RAGFT_STORE_URL", "reports/ragft-eval.sqlite"))
     p.set_defaults(func=_cmd_judge_report)
+    p = judge.add_parser("drift", help="re-judge a sample of stored answers with today's judge; store the drift")
+    p.add_argument("--since", required=True, metavar="DATE", help="the runs created on or after DATE")
+    p.add_argument("--until", metavar="DATE", help="and on or before DATE")
+    p.add_argument("--suite", help="the runs of suite NAME (default: the newest run's); a suite FILE also gives "
+                   "today's judge (default: the judge the newest run recorded)")  # fmt: skip
+    p.add_argument("--sample", type=int, default=200, help="items re-judged per judged metric (default 200)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample and the CIs (default 0)")
+    p.add_argument("--tolerance", type=float, default=0.05,
+                   help="drift: flips beyond the judge's own noise, CI low above this (default 0.05)")  # fmt: skip
+    p.add_argument("--store", help="run store (default: the suite file's, else $RAGFT_STORE_URL or reports/)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_judge_drift)
 
     cache = sub.add_parser("cache", help="the model-call cache").add_subparsers(dest="cache_command", required=True)
     p = cache.add_parser("stats", help="entries, bytes and entries per model of a cache folder")
@@ -426,20 +709,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", help="with latest: the newest finished run of this suite")
     p.add_argument("--name", default="main")
     p.add_argument("--note", help="why it was promoted")
-    p.add_argument("--store", default="reports/ragft-eval.sqlite")
+    p.add_argument("--store", default=os.environ.get("RAGFT_STORE_URL", "reports/ragft-eval.sqlite"))
     p.set_defaults(func=_cmd_baseline_promote)
     p = base.add_parser("list", help="the baselines in the store")
-    p.add_argument("--store", default="reports/ragft-eval.sqlite")
+    p.add_argument("--store", default=os.environ.get("RAGFT_STORE_URL", "reports/ragft-eval.sqlite"))
     p.set_defaults(func=_cmd_baseline_list)
     p = base.add_parser("show", help="one baseline's record")
     p.add_argument("name")
-    p.add_argument("--store", default="reports/ragft-eval.sqlite")
+    p.add_argument("--store", default=os.environ.get("RAGFT_STORE_URL", "reports/ragft-eval.sqlite"))
     p.set_defaults(func=_cmd_baseline_show)
 
     p = sub.add_parser("compare", help="compare two stored runs: paired differences and what changed")
     p.add_argument("run_a")
     p.add_argument("run_b")
-    p.add_argument("--store", default="reports/ragft-eval.sqlite")
+    p.add_argument("--store", default=os.environ.get("RAGFT_STORE_URL", "reports/ragft-eval.sqlite"))
     p.add_argument("--metrics", type=_csv, help="only these metrics")
     p.add_argument("--all", action="store_true", help="also the differences that are not significant")
     p.add_argument("--json", action="store_true", help="the whole comparison as JSON")
@@ -457,6 +740,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reports", help="folder for reports/<run_id>/ (default: the suite's reports_dir)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_gate)
+
+    p = sub.add_parser("runs", help="the run history: one line per run (table or JSON)")
+    p.add_argument("--store", default=os.environ.get("RAGFT_STORE_URL", "reports/ragft-eval.sqlite"))
+    p.add_argument("--suite", help="only runs of this suite")
+    p.add_argument("--since", metavar="DATE", help="only runs created on or after DATE (2025-01-31 or ISO)")
+    p.add_argument("--until", metavar="DATE", help="only runs created on or before DATE")
+    p.add_argument("--json", action="store_true", help="the rows as JSON")
+    p.set_defaults(func=_cmd_runs)
+
+    store = sub.add_parser("store", help="the run store").add_subparsers(dest="store_command", required=True)
+    p = store.add_parser("prune", help="delete old runs, never a promoted baseline or a run a stored report names")
+    p.add_argument("--keep-days", type=float, required=True, metavar="N", help="keep every run younger than N days")
+    p.add_argument("--keep-baselines", action="store_true",
+                   help="also keep every run once promoted or compared with as a baseline")  # fmt: skip
+    p.add_argument("--keep-every", type=int, metavar="WEEKS", help="of older runs keep the newest per WEEKS weeks")
+    p.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
+    p.add_argument("--store", default=os.environ.get("RAGFT_STORE_URL", "reports/ragft-eval.sqlite"))
+    p.set_defaults(func=_cmd_store_prune)
+    p = store.add_parser("migrate", help="apply the store's migrations (opening a store does too) and say its version")
+    p.add_argument("url", nargs="?", default=os.environ.get("RAGFT_STORE_URL"),
+                   help="sqlite:///PATH or postgresql://USER@HOST[:PORT]/DB (default: $RAGFT_STORE_URL)")  # fmt: skip
+    p.set_defaults(func=_cmd_store_migrate)
+    p = store.add_parser("copy", help="copy every run, result and artifact into another store, then verify")
+    p.add_argument("src", metavar="SRC_URL")
+    p.add_argument("dst", metavar="DST_URL")
+    p.add_argument("--no-verify", action="store_true", help="skip comparing each run's summary in both stores")
+    p.set_defaults(func=_cmd_store_copy)
 
     golden = sub.add_parser("golden", help="golden sets").add_subparsers(dest="golden_command", required=True)
     p = golden.add_parser("validate", help="validate a golden-set folder and print every problem")

@@ -6,6 +6,7 @@ from .executor import Executor, LocalExecutor
 from .hooks import BaseHook, CaseEnd, Hook, Hooks, ProgressHook, RunEnd, RunStart
 from .manifest import build_manifest, case_hash, manifest_diff, resume_conflicts
 from .plan import Plan, Selection, WorkItem, build_plan, build_systems
+from .ray_executor import RayExecutor, build_executor
 from .suite import MetricSpec, Suite, SystemSpec, Where, load_suite
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "MetricSpec",
     "Plan",
     "ProgressHook",
+    "RayExecutor",
     "RunEnd",
     "RunStart",
     "Selection",
@@ -26,6 +28,7 @@ __all__ = [
     "Where",
     "WorkItem",
     "answer_case",
+    "build_executor",
     "build_manifest",
     "build_plan",
     "build_systems",

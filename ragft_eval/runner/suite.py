@@ -17,8 +17,9 @@ keyword arguments (``metric: recall, k: 10``), never as strings such as ``recall
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -72,8 +73,23 @@ class Where(_Spec):
         return ", ".join(f"{k}={v}" for k, v in self.model_dump(exclude_defaults=True).items())
 
 
+class NamedJudgeSpec(BaseModel):
+    """A judge of ``judges:``: its registered ``kind`` (``learned``) and the kind's keyword parameters.
+
+    A judged metric names one with ``judge: NAME``; metrics that name none use the suite's ``judge:``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    kind: str
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
 class MetricSpec(BaseModel):
-    """A metric: ``metric`` (its registered name), its keyword parameters, and optionally ``where``."""
+    """A metric: ``metric`` (its registered name), its keyword parameters, and optionally ``where``.
+
+    ``judge: NAME`` (a judged metric) names a judge of the suite's ``judges:`` instead of ``judge:``."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
     metric: str
@@ -145,6 +161,22 @@ class DecideSpec(_Spec):
         return self
 
 
+class ExecutorSpec(_Spec):
+    """Where a run's work is done (``executor:``): ``local`` (this process, asyncio) or ``ray`` (sharded
+    over a Ray cluster at ``address``, default a local one started for the run, by ``workers`` worker
+    processes, default one per CPU of the cluster; see :mod:`ragft_eval.runner.ray_executor`)."""
+
+    kind: Literal["local", "ray"] = "local"
+    address: str | None = None
+    workers: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _ray_only(self) -> ExecutorSpec:
+        if self.kind == "local" and (self.address is not None or self.workers is not None):
+            raise ValueError("address and workers are settings of kind: ray")
+        return self
+
+
 class AttributionSpec(_Spec):
     """Failure attribution: a headline value below ``threshold`` is a wrong answer."""
 
@@ -155,7 +187,7 @@ class AttributionSpec(_Spec):
 # every suite written before them is unchanged
 # Fields added after suites were first hashed: left out of the config (and its hash) while at their
 # default, so a suite that does not use them keeps the hash (and the resumable runs) it had.
-_OPTIONAL_FIELDS = ("costs", "decide", "attribution", "gates", "cache")
+_OPTIONAL_FIELDS = ("costs", "decide", "attribution", "gates", "cache", "judges", "executor")
 
 # --- end of decision report specs -------------------------------------------------------------------
 
@@ -173,6 +205,8 @@ class Suite(_Spec):
     systems: tuple[SystemSpec, ...] = Field(min_length=1)
     metrics: tuple[MetricSpec, ...] = Field(min_length=1)
     judge: dict[str, Any] | None = None
+    # named judges beside judge: (a learned faithfulness judge next to a prompted grader), by name
+    judges: dict[str, NamedJudgeSpec] = Field(default_factory=dict)
     concurrency: int = Field(default=4, ge=1)
     timeout_s: float = Field(default=300, gt=0)
     max_error_rate: float = Field(default=1.0, ge=0, le=1)
@@ -187,6 +221,7 @@ class Suite(_Spec):
     # gates: validated by ragft_eval.gates (which sits above the runner); kept here as written
     gates: tuple[dict[str, Any], ...] | None = None
     cache: CacheSpec = CacheSpec()
+    executor: ExecutorSpec | None = None
 
     # where the file was; not part of the config's hash
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -211,6 +246,12 @@ class Suite(_Spec):
                 raise ValueError(
                     f"systems.{i}.retriever: unknown retriever {retriever!r}; defined: {sorted(self.retrievers)}"
                 )
+        for i, m in enumerate(self.metrics):
+            named = m.params.get("judge")
+            if named is not None and not isinstance(named, str):
+                raise ValueError(f"metrics.{i}.judge: expected the name of a judge of judges:, got {named!r}")
+            if named is not None and named not in self.judges:
+                raise ValueError(f"metrics.{i}.judge: unknown judge {named!r}; defined judges: {sorted(self.judges)}")
         if self.costs is not None:
             for key in ("fixed_monthly_usd", "one_time_usd"):
                 unknown = sorted(set(getattr(self.costs, key)) - set(names))
@@ -254,8 +295,16 @@ class Suite(_Spec):
     def config_dump(self) -> dict[str, Any]:
         """The config as recorded in the manifest and hashed: optional fields at their default left out."""
         fields = type(self).model_fields
-        defaults = {f for f in _OPTIONAL_FIELDS if f in fields and getattr(self, f) == fields[f].default}
+        default = lambda f: fields[f].get_default(call_default_factory=True)  # noqa: E731 (judges: a factory)
+        defaults = {f for f in _OPTIONAL_FIELDS if f in fields and getattr(self, f) == default(f)}
         return self.model_dump(mode="json", exclude=defaults)
+
+    def store_url(self) -> str:
+        """The run store: ``$RAGFT_STORE_URL`` when the suite names none; a URL (``postgresql://...``) as
+        written; a path from the suite's folder."""
+        if "store" not in self.model_fields_set and (env := os.environ.get("RAGFT_STORE_URL")):
+            return env
+        return self.store if "://" in self.store else str(self.resolve(self.store))
 
     def resolve(self, path: str | Path) -> Path:
         p = Path(path).expanduser()
