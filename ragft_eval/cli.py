@@ -340,7 +340,8 @@ def _cmd_judge_drift(args: argparse.Namespace) -> int:
     for note in report.notes:
         print(note)
     print(f"stored in {store} as {key}")
-    return ExitCode.OK
+    # like a failed gate: a nightly job can stop on a judge that no longer judges as it did
+    return ExitCode.JUDGE_DRIFT if any(m.drifted for m in report.metrics) else ExitCode.OK
 
 
 def _cmd_cache_stats(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ code   name           meaning
 4      BUDGET_STOP    ``--max-cost``: the next call would have gone over the cap; what finished is stored
 5      BATCH_PENDING  a ``batch:`` model's batch is not done after its ``wait_s``; ``--resume RUN_ID`` collects it
 6      GATE_FAILED    ``ragft-eval gate``: a gate failed (the run itself was made)
+7      JUDGE_DRIFT    ``ragft-eval judge drift``: a judged metric flipped beyond the judge's own noise
 130    INTERRUPTED    stopped by Ctrl-C or SIGTERM (what finished is in the store; ``--resume``)
 =====  =============  ============================================================================
 """
@@ -27,4 +28,5 @@ class ExitCode(IntEnum):
     BUDGET_STOP = 4
     BATCH_PENDING = 5
     GATE_FAILED = 6
+    JUDGE_DRIFT = 7
     INTERRUPTED = 130

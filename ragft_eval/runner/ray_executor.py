@@ -441,7 +441,8 @@ def _driver_pool(systems: dict[str, System]) -> ModelPool | None:
 
 def _check_golden_sets(plan: Plan, infos: list[dict[str, Any]]) -> None:
     """Workers must answer the cases the driver planned: the same golden-set content on every node."""
-    want = {i.golden_set.name: i.golden_set.content_hash for i in plan.items}
+    sets = {i.golden_set.name: i.golden_set for i in plan.items}
+    want = {name: gs.content_hash for name, gs in sets.items()}  # a hash of every case: once per set
     for info in infos:
         for name, digest in want.items():
             if info["golden_sets"].get(name) != digest:

@@ -15,16 +15,15 @@ with a password is refused, since the suite's config, store URL included, is kep
 from __future__ import annotations
 
 import itertools
-import json
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from ..records import CaseResult, RunManifest
+from ..records import CaseResult
 from ._base import KEYS, TABLES, check_table, import_order, import_sql
 from ._lease import Lease, hold_lease
+from ._sql import SqlStore
 
 if TYPE_CHECKING:
     import psycopg
@@ -86,10 +85,6 @@ _MIGRATION_LOCK = 0x7261_6766_7465_7631  # one advisory lock key per database: "
 _PAGE = 500  # rows per round trip when reading a run back (keyset pages: no transaction held open)
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def _psycopg():
     try:
         import psycopg
@@ -146,10 +141,15 @@ class _PostgresLeases:
         self._conn.close()
 
 
-class PostgresStore:
+class PostgresStore(SqlStore):
     """A run store in a PostgreSQL database (implements :class:`~ragft_eval.store.Store`), at
     ``postgresql://user@host:port/db`` (libpq's URL; ``?options=-csearch_path%3Dschema`` picks a schema).
     Use as a context manager or call :meth:`close`."""
+
+    mark = "%s"
+    # as in SQLite; CASE: the record is parsed only where the key matched
+    run_artifacts = ("CASE WHEN left(key, length(kind) + length(?) + 2) = kind || ':' || ? || ':' "
+                     "THEN record::json ->> 'run_id' = ? ELSE false END")
 
     def __init__(self, url: str):
         psycopg = _psycopg()
@@ -196,107 +196,23 @@ class PostgresStore:
     def close(self) -> None:
         self._conn.close()
 
-    def __enter__(self) -> PostgresStore:
-        return self
+    # the SQL shared with SQLite (``_sql.SqlStore``) runs through these two
+    @contextmanager
+    def _transaction(self) -> Iterator[psycopg.Cursor]:
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            yield cur
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # runs
-    def create_run(self, manifest: RunManifest) -> None:
-        self._conn.execute(
-            "INSERT INTO runs (run_id, created_at, status, suite_name, suite_hash, manifest) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
-            (manifest.run_id, manifest.created_at, "running", manifest.suite_name, manifest.suite_hash,
-             manifest.model_dump_json()),
-        )  # fmt: skip
-
-    def set_status(self, run_id: str, status: str) -> None:
-        self._conn.execute(
-            "UPDATE runs SET status = %s, finished_at = %s WHERE run_id = %s",
-            (status, _now() if status != "running" else None, run_id),
-        )
-
-    def manifest(self, run_id: str) -> RunManifest | None:
-        row = self._conn.execute("SELECT manifest FROM runs WHERE run_id = %s", (run_id,)).fetchone()
-        return RunManifest.model_validate_json(row[0]) if row else None
-
-    def run_status(self, run_id: str) -> str | None:
-        row = self._conn.execute("SELECT status FROM runs WHERE run_id = %s", (run_id,)).fetchone()
-        return row[0] if row else None
-
-    def runs(self) -> list[dict[str, str]]:
-        rows = self._conn.execute(
-            "SELECT run_id, created_at, finished_at, status, suite_name FROM runs ORDER BY created_at, run_id"
-        ).fetchall()
-        return [
-            dict(zip(("run_id", "created_at", "finished_at", "status", "suite_name"), r, strict=True)) for r in rows
-        ]
-
-    def delete_run(self, run_id: str) -> None:
-        with self._conn.transaction():
-            self._conn.execute("DELETE FROM metric_results WHERE run_id = %s", (run_id,))
-            self._conn.execute("DELETE FROM case_results WHERE run_id = %s", (run_id,))
-            # run-scoped artifacts only, as in SQLite: the key says so and the record agrees (CASE: the
-            # record is parsed only where the key matched)
-            self._conn.execute(
-                "DELETE FROM artifacts WHERE CASE WHEN left(key, length(kind) + length(%s) + 2) = "
-                "kind || ':' || %s || ':' THEN record::json ->> 'run_id' = %s ELSE false END",
-                (run_id, run_id, run_id),
-            )
-            self._conn.execute("DELETE FROM runs WHERE run_id = %s", (run_id,))
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._conn.execute(sql, params).fetchall()
 
     def lease(self, run_id: str, *, ttl_s: float = 60.0) -> AbstractContextManager[Lease]:
         return hold_lease(lambda: _PostgresLeases(self._url, self.url), run_id, ttl_s)
 
     # results
-    def write(self, result: CaseResult) -> None:
-        """Write one (system, case) with all its metric results, atomically (replacing an earlier write)."""
-        key = (result.run_id, result.system, result.golden_set, result.case_id)
-        with self._conn.transaction(), self._conn.cursor() as cur:
-            cur.execute(
-                "INSERT INTO case_results VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (run_id, system, golden_set, case_id) DO UPDATE SET task_type = EXCLUDED.task_type, "
-                "failed = EXCLUDED.failed, record = EXCLUDED.record, written_at = EXCLUDED.written_at",
-                (*key, result.task_type, int(result.response.failed), result.model_dump_json(), _now()),
-            )
-            cur.execute(
-                "DELETE FROM metric_results WHERE run_id = %s AND system = %s AND golden_set = %s AND case_id = %s",
-                key,
-            )
-            if result.results:
-                # PostgreSQL text cannot hold NUL; the record above keeps the exact reason (JSON escapes it)
-                cur.executemany(
-                    "INSERT INTO metric_results VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    [(*key, m.metric, m.status, m.value, m.reason and m.reason.replace("\x00", "\ufffd"), m.unit)
-                     for m in result.results],
-                )  # fmt: skip
-
-    def finished(self, run_id: str) -> set[tuple[str, str, str]]:
-        """``(system, golden_set, case_id)`` triples already written for ``run_id``."""
-        rows = self._conn.execute(
-            "SELECT system, golden_set, case_id FROM case_results WHERE run_id = %s", (run_id,)
-        ).fetchall()
-        return {tuple(r) for r in rows}
-
     def results(self, run_id: str) -> Iterator[CaseResult]:
         """Every CaseResult of ``run_id``, in a stable order (system, golden set, case id)."""
         for (record,) in self._scan("case_results", ("record",), run_id):
             yield CaseResult.model_validate_json(record)
-
-    # artifacts
-    def put_artifact(self, key: str, kind: str, record: dict[str, Any]) -> None:
-        self._conn.execute(
-            "INSERT INTO artifacts VALUES (%s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET kind = EXCLUDED.kind, "
-            "created_at = EXCLUDED.created_at, record = EXCLUDED.record",
-            (key, kind, _now(), json.dumps(record)),
-        )
-
-    def artifacts(self, kind: str) -> list[dict[str, Any]]:
-        rows = self._conn.execute(
-            "SELECT key, created_at, record FROM artifacts WHERE kind = %s ORDER BY created_at, key", (kind,)
-        ).fetchall()
-        return [{"key": k, "created_at": c, **json.loads(r)} for k, c, r in rows]
 
     # raw rows, for copying a store
     def export_rows(self, table: str, run_id: str | None = None) -> Iterator[tuple[Any, ...]]:

@@ -8,18 +8,17 @@ of every metric result are columns of their own (never a NaN: an unscored value 
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..records import CaseResult, RunManifest
+from ..records import CaseResult
 from ._base import export_sql, import_order, import_sql
 from ._lease import Lease, hold_lease
+from ._sql import SqlStore
 
 SCHEMA_VERSION = 1
 
@@ -76,10 +75,6 @@ MIGRATIONS: list[tuple[int, str]] = [
 _LEASES = "CREATE TABLE IF NOT EXISTS leases (run_id TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at REAL NOT NULL)"
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 class _SQLiteLeases:
     """The lease statements on a connection of their own (renewals run on the lease's thread)."""
 
@@ -114,9 +109,13 @@ class _SQLiteLeases:
         self._db.close()
 
 
-class SQLiteStore:
+class SQLiteStore(SqlStore):
     """A run store in one SQLite file (implements :class:`~ragft_eval.store.Store`). Use as a context
     manager or call :meth:`close`."""
+
+    # a run-scoped artifact: keyed ``<kind>:<run_id>:...`` and its record names the run
+    run_artifacts = ("substr(key, 1, length(kind) + length(?) + 2) = kind || ':' || ? || ':' "
+                     "AND json_extract(record, '$.run_id') = ?")
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -149,62 +148,14 @@ class SQLiteStore:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> SQLiteStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # runs
-    def create_run(self, manifest: RunManifest) -> None:
+    # the SQL shared with PostgreSQL (``_sql.SqlStore``) runs through these two
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._db:
-            self._db.execute(
-                "INSERT INTO runs (run_id, created_at, status, suite_name, suite_hash, manifest) VALUES (?,?,?,?,?,?)",
-                (
-                    manifest.run_id,
-                    manifest.created_at,
-                    "running",
-                    manifest.suite_name,
-                    manifest.suite_hash,
-                    manifest.model_dump_json(),
-                ),
-            )
+            yield self._db
 
-    def set_status(self, run_id: str, status: str) -> None:
-        with self._db:
-            self._db.execute(
-                "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?",
-                (status, _now() if status != "running" else None, run_id),
-            )
-
-    def manifest(self, run_id: str) -> RunManifest | None:
-        row = self._db.execute("SELECT manifest FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        return RunManifest.model_validate_json(row[0]) if row else None
-
-    def run_status(self, run_id: str) -> str | None:
-        row = self._db.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        return row[0] if row else None
-
-    def runs(self) -> list[dict[str, str]]:
-        rows = self._db.execute(
-            "SELECT run_id, created_at, finished_at, status, suite_name FROM runs ORDER BY created_at, run_id"
-        ).fetchall()
-        return [
-            dict(zip(("run_id", "created_at", "finished_at", "status", "suite_name"), r, strict=True)) for r in rows
-        ]
-
-    def delete_run(self, run_id: str) -> None:
-        with self._db:
-            self._db.execute("DELETE FROM metric_results WHERE run_id = ?", (run_id,))
-            self._db.execute("DELETE FROM case_results WHERE run_id = ?", (run_id,))
-            # run-scoped artifacts only: the key says so and the record agrees (a baseline's record names a
-            # run too, but is keyed by the baseline's name and outlives the run's other records)
-            self._db.execute(
-                "DELETE FROM artifacts WHERE substr(key, 1, length(kind) + length(?) + 2) = kind || ':' || ? || ':' "
-                "AND json_extract(record, '$.run_id') = ?",
-                (run_id, run_id, run_id),
-            )
-            self._db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._db.execute(sql, params).fetchall()
 
     def lease(self, run_id: str, *, ttl_s: float = 60.0) -> AbstractContextManager[Lease]:
         return hold_lease(lambda: _SQLiteLeases(self.path), run_id, ttl_s)
@@ -222,29 +173,6 @@ class SQLiteStore:
         return counts
 
     # results
-    def write(self, result: CaseResult) -> None:
-        """Write one (system, case) with all its metric results, atomically (replacing an earlier write)."""
-        key = (result.run_id, result.system, result.golden_set, result.case_id)
-        with self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO case_results VALUES (?,?,?,?,?,?,?,?)",
-                (*key, result.task_type, int(result.response.failed), result.model_dump_json(), _now()),
-            )
-            self._db.execute(
-                "DELETE FROM metric_results WHERE run_id=? AND system=? AND golden_set=? AND case_id=?", key
-            )
-            self._db.executemany(
-                "INSERT INTO metric_results VALUES (?,?,?,?,?,?,?,?,?)",
-                [(*key, m.metric, m.status, m.value, m.reason, m.unit) for m in result.results],
-            )
-
-    def finished(self, run_id: str) -> set[tuple[str, str, str]]:
-        """``(system, golden_set, case_id)`` triples already written for ``run_id``."""
-        rows = self._db.execute(
-            "SELECT system, golden_set, case_id FROM case_results WHERE run_id = ?", (run_id,)
-        ).fetchall()
-        return {tuple(r) for r in rows}
-
     def results(self, run_id: str) -> Iterator[CaseResult]:
         """Every CaseResult of ``run_id``, in a stable order (system, golden set, case id)."""
         cur = self._db.execute(
@@ -252,16 +180,3 @@ class SQLiteStore:
         )
         for (record,) in cur:
             yield CaseResult.model_validate_json(record)
-
-    # artifacts: calibrations, fine-tune records, anything keyed and reused across runs
-    def put_artifact(self, key: str, kind: str, record: dict) -> None:
-        with self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO artifacts VALUES (?,?,?,?)", (key, kind, _now(), json.dumps(record))
-            )
-
-    def artifacts(self, kind: str) -> list[dict]:
-        rows = self._db.execute(
-            "SELECT key, created_at, record FROM artifacts WHERE kind = ? ORDER BY created_at, key", (kind,)
-        ).fetchall()
-        return [{"key": k, "created_at": c, **json.loads(r)} for k, c, r in rows]

@@ -18,6 +18,7 @@ import yaml
 
 from ragft_eval.cli import main
 from ragft_eval.evaluate import run
+from ragft_eval.exit_codes import ExitCode
 from ragft_eval.golden import write_golden_set
 from ragft_eval.judges.drift import drift_report
 from ragft_eval.records import Case
@@ -106,7 +107,7 @@ def test_a_judge_that_flips_a_fifth_of_its_verdicts_is_reported_as_drift(history
     code = main(["judge", "drift", "--since", "2026-07-01", "--sample", str(SAMPLE), "--seed", "3",
                  "--store", str(store)])  # fmt: skip
     out = capsys.readouterr().out
-    assert code == 0 and "DRIFT" in out
+    assert code == ExitCode.JUDGE_DRIFT == 7 and "DRIFT" in out
     with open_store(store) as db:
         stored = db.artifacts(DRIFT_KIND)[-1]
     (m,) = stored["metrics"]
