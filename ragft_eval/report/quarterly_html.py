@@ -253,13 +253,15 @@ def _judge(calibrations: Sequence[Mapping[str, Any]], drift: Mapping[str, Any] |
             f'<td class="num">{_num(m.get("agreement"))}</td><td class="num">{_num(m.get("kappa"))} '
             f"[{_num((m.get('kappa_ci') or [None, None])[0])}, {_num((m.get('kappa_ci') or [None, None])[1])}]</td>"
             f'<td class="num">{_num(m.get("flipped"))}</td><td class="num">{_num(m.get("noise"))}</td>'
-            f'<td class="num">{_num(m.get("tolerance"))}</td>'
+            f'<td class="num">{_num(m.get("excess"))} [{_num((m.get("excess_ci") or [None, None])[0])}, '
+            f'{_num((m.get("excess_ci") or [None, None])[1])}]</td><td class="num">{_num(m.get("tolerance"))}</td>'
             f"<td>{'<b>drift</b>' if m.get('drifted') else 'within tolerance'}</td></tr>"
             for m in drift.get("metrics", [])
         )  # fmt: skip
         parts.append(f"<h3>Latest drift check ({_e(drift.get('checked_at', ''))})</h3>"
                      '<table class="grid small"><thead><tr><th>metric</th><th>n</th><th>agreement</th><th>kappa</th>'
-                     "<th>flipped</th><th>own noise</th><th>tolerance</th><th>verdict</th></tr></thead>"
+                     "<th>flipped</th><th>own noise</th><th>beyond noise [95% CI]</th><th>tolerance</th>"
+                     "<th>verdict</th></tr></thead>"
                      f"<tbody>{rows}</tbody></table>")  # fmt: skip
     if calibrations:
         rows = "".join(f"<tr><td>{_e(c.get('set'))}</td><td class=\"num\">{_num(c.get('kappa'))}</td>"

@@ -124,6 +124,8 @@ def test_a_judge_that_flips_a_fifth_of_its_verdicts_is_reported_as_drift(history
     assert main(["report", "--since", "2026-07-01", "--store", str(store), "--out", str(suite.parent / "q")]) == 0
     html = (suite.parent / "q" / "quarterly.html").read_text(encoding="utf-8")
     assert "Latest drift check" in html and "<td><b>drift</b></td>" in html
+    lo, hi = m["excess_ci"]
+    assert "beyond noise [95% CI]" in html and f"[{lo:.3f}, {hi:.3f}]" in html
 
 
 def test_noise_is_subtracted_before_drift_is_called():
