@@ -200,6 +200,8 @@ def _cmd_judge_calibrate(args: argparse.Namespace) -> int:
     if args.set not in CALIBRATION_SETS:
         raise InputError(f"--set: unknown set {args.set!r}; expected one of {', '.join(CALIBRATION_SETS)}")
     suite = load_suite(args.suite)
+    if args.judge is not None:
+        return _calibrate_named(args, suite)
     if suite.judge is None:
         raise InputError(f"--suite: {args.suite} has no judge: section")
     spec = suite.judge_spec()
@@ -234,6 +236,44 @@ def _cmd_judge_calibrate(args: argparse.Namespace) -> int:
     print(f"confusion (human -> judge): {result.confusion}")
     print(f"extra: {result.extra}")
     print(f"took {result.seconds:.0f} s; stored in {store} as {result.key[:23]}")
+    return ExitCode.OK
+
+
+def _calibrate_named(args: argparse.Namespace, suite) -> int:
+    """``judge calibrate --judge NAME``: a learned judge of the suite's ``judges:`` on a labelled set it
+    never trained on (items it trained on are refused), stored under its own identity."""
+    import asyncio
+
+    from rich.progress import Progress
+
+    from .judges.labels import CALIBRATION_SETS, kind_of, stratified_sample
+    from .judges.measure import format_measurement, measure_faithfulness
+    from .metrics.selection import build_judge
+    from .store import open_store
+
+    if args.judge not in suite.judges:
+        raise InputError(f"--judge: the suite {args.suite} has no judge {args.judge!r} in judges: "
+                         f"(it has {', '.join(sorted(suite.judges)) or 'none'})")  # fmt: skip
+    kind = kind_of(args.set)
+    if kind != "faithfulness":
+        raise InputError(f"--set: {args.set} is a {kind} set; a learned judge is calibrated on a faithfulness set")
+    root = Path(args.datasets)
+    if not root.is_dir():
+        raise InputError(f"--datasets: folder {root} does not exist (the shared datasets folder)")
+    judge = build_judge(suite, args.judge)
+    items = [it for it in CALIBRATION_SETS[args.set](root) if it.label is not None]
+    if args.sample is not None and args.sample < len(items):
+        items = stratified_sample(items, args.sample, args.seed, key=lambda it: it.label)
+    with Progress(disable=args.no_progress) as bar:
+        task = bar.add_task(f"calibrate {args.judge} on {args.set}", total=len(items))
+        cal = asyncio.run(measure_faithfulness(args.set, items, judge, seed=args.seed,
+                                               progress=lambda: bar.advance(task)))  # fmt: skip
+    store = args.store or suite.store_url()
+    with open_store(store) as db:
+        db.put_artifact(cal.key, "calibration", cal.as_dict())
+    print(cal.summary())
+    print(format_measurement(cal))
+    print(f"took {cal.seconds:.0f} s; stored in {store} as {cal.key[:23]}")
     return ExitCode.OK
 
 
@@ -664,6 +704,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--datasets", default="../shared/datasets", help="the shared datasets folder")
     p.add_argument("--store", help="run store (default: the suite's)")
+    p.add_argument("--judge", metavar="NAME", help="a judge of the suite's judges: (a learned judge) instead of "
+                   "its judge:")  # fmt: skip
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_judge_calibrate)
     p = judge.add_parser("train", help="train a learned faithfulness judge (cached by data and settings)")

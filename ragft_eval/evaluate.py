@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from .errors import ResumeError
 from .exit_codes import ExitCode
@@ -32,7 +33,16 @@ from .llm import ModelPool
 from .llm.batch import BatchLedger, BatchRecord
 from .llm.budget import Budget
 from .llm.cache import CallCache
-from .metrics import Metric, PairMetric, ScoreContext, build_metrics, is_pairwise, score_pair, score_response
+from .metrics import (
+    Metric,
+    PairMetric,
+    ScoreContext,
+    build_metrics,
+    is_pairwise,
+    named_judges,
+    score_pair,
+    score_response,
+)
 from .records import CaseResult, Response, RunManifest
 from .report import write_report
 from .retrieval import RetrieverPool
@@ -57,6 +67,7 @@ from .runner import (
 from .runner.manifest import new_run_id
 from .stats import Cell, RunSummary, build_summary, judge_calls
 from .stats.evidence import Evidence, build_evidence
+from .stats.human_labels import labels_record, load_human_labels
 from .store import Store, open_store
 from .systems import RunContext
 
@@ -228,6 +239,8 @@ async def run_async(
     )
     cases = selection.cases(golden_sets.values())
     metrics, described = build_metrics(suite)
+    # read before any work: a bad line stops the run here, naming the file, line and field
+    labels = load_human_labels(suite.resolve(suite.human_labels)) if suite.human_labels else None
     built = build_systems(suite, selection.systems)
     cache_dir = suite.resolve(suite.cache_dir)
     reports_root = Path(reports_dir) if reports_dir else suite.resolve(suite.reports_dir)
@@ -254,10 +267,15 @@ async def run_async(
         for system in built.values():
             stack.push_async_callback(system.close)
             await system.start(ctx)
+        named = named_judges(metrics)
+        for named_judge in named.values():  # a learned judge trains (or loads) here, once, before the cases
+            if start := getattr(named_judge, "start", None):
+                await start()
         manifest = build_manifest(
             run_id=run_id, now=clock(), suite=suite, golden_sets=golden_sets, cases=cases,
             selection=selection, systems=built, retrievers=retrievers.describe(), metrics=described,
             judge=judge.describe() if judge else None, judge_identity=judge_identity(judge) if judge else None,
+            judges={n: named_judge_record(j) for n, j in named.items()},
         )  # fmt: skip
         done: set[tuple[str, str, str]] = set()
         if resume:
@@ -272,6 +290,8 @@ async def run_async(
                 budget.spent_usd = stored_spend(list(db.results(resume)), judge)
         else:
             db.create_run(manifest)
+        if labels is not None:
+            db.put_artifact(*labels_record(run_id, suite.resolve(suite.human_labels), labels))
         plan = build_plan(built, cases).without(done)
         immediate = [m for m in metrics if not is_pairwise(m)]
 
@@ -316,6 +336,15 @@ async def run_async(
     evidence = build_evidence(summary, golden_sets)
     report_dir = write_report(summary, reports_root / run_id, gates, evidence)
     return RunResult(summary=summary, gates=gates, report_dir=report_dir, evidence=evidence)
+
+
+def named_judge_record(judge: Judge) -> dict[str, Any]:
+    """A named judge in the manifest: its description, identity (what its calibrations are keyed by) and,
+    for a learned judge, the data it was trained on (the report says which)."""
+    record = {"describe": judge.describe(), "identity": judge_identity(judge)}
+    if note := getattr(judge, "training_note", None):
+        record["trained_on"] = note()
+    return record
 
 
 def run(suite: Suite | str | Path, **kwargs) -> RunResult:

@@ -256,7 +256,8 @@ class RunManifest(_Record):
     template hashes), ``retrievers`` (settings and index hashes), ``golden_sets`` (name -> content hash),
     ``golden_set_versions`` (name -> version), ``case_hashes`` (golden set -> case id -> content hash,
     for the selected cases), ``metrics`` (name -> kind, unit, direction, judged, baseline), ``judge`` and
-    ``judge_identity`` (what calibrations are keyed by), ``package_versions``.
+    ``judge_identity`` (what calibrations are keyed by), ``judges`` (the named judges metrics use, each
+    with its description and identity), ``package_versions``.
     """
 
     _UPGRADES: ClassVar[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {1: _manifest_v1_to_v2}
@@ -277,6 +278,8 @@ class RunManifest(_Record):
     metrics: dict[str, dict[str, Any]] = Field(default_factory=dict)
     judge: dict[str, Any] = Field(default_factory=dict)
     judge_identity: str | None = None
+    # the judges of ``judges:`` that metrics name: name -> {"describe": ..., "identity": ...}
+    judges: dict[str, dict[str, Any]] = Field(default_factory=dict)
     package_versions: dict[str, str]
     bootstrap: dict[str, int]
     python: str

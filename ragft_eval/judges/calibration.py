@@ -15,11 +15,14 @@ likewise "b", else "tie".  Faithfulness — "yes, supported" is faithful (True).
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -111,6 +114,26 @@ class Calibration:
         flag = "" if self.reliable else " — UNRELIABLE (kappa CI reaches 0)"
         return (f"judge {self.judge_model}: agreement {self.agreement:.0%} ±{half:.0%} on {self.set}, kappa {k}{kci}, "
                 f"n {self.n_usable}/{self.n_items} usable{flag}")  # fmt: skip
+
+
+SHIPPED_FILE = "calibrations.jsonl"
+
+
+@functools.cache
+def _shipped() -> tuple[dict[str, Any], ...]:
+    path = resources.files(__package__).joinpath(SHIPPED_FILE)
+    if not path.is_file():
+        return ()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return tuple({**json.loads(line), "shipped": True} for line in lines if line.strip())
+
+
+def shipped_calibrations() -> list[dict[str, Any]]:
+    """The calibrations measured for the judges this package ships (``calibrations.jsonl`` beside this
+    module, one ``Calibration.as_dict()`` per line, marked ``shipped``), oldest first, like a store's:
+    a run of a shipped judge on a new store is shown its measured agreement, not "uncalibrated".  Each
+    is keyed by the judge's exact identity, so a judge that differs in any recorded way matches none."""
+    return [dict(r) for r in _shipped()]
 
 
 def judge_identity(judge: Judge) -> str:

@@ -9,7 +9,7 @@ from ._base import BaseMetric, Metric, PairMetric, ScoreContext, not_recorded_re
 from .abstention import is_refusal
 from .answer import squad_normalize, token_f1, token_recall
 from .scoring import is_pairwise, precheck, score_pair, score_response
-from .selection import Selected, build_metrics
+from .selection import Selected, build_metrics, named_judges
 from .structured import extract_json, field_match, schema_errors
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "is_refusal",
     "judged",
     "key_facts",
+    "named_judges",
     "not_recorded_reason",
     "operational",
     "precheck",

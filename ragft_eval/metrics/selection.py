@@ -60,6 +60,16 @@ class WithJudge:
         return await self.metric.score_pair(case, response, baseline, dataclasses.replace(ctx, judge=self.judge))
 
 
+def named_judges(metrics: list[Metric]) -> dict[str, Judge]:
+    """The judges of ``judges:`` the built metrics name, by name (a judge shared by metrics once)."""
+    out: dict[str, Judge] = {}
+    for metric in metrics:
+        inner = metric.metric if isinstance(metric, Selected) else metric
+        if isinstance(inner, WithJudge):
+            out.setdefault(inner.judge_name, inner.judge)
+    return out
+
+
 def build_judge(suite: Suite, name: str) -> Judge:
     """The judge ``name`` of the suite's ``judges:``; its kind is given the suite's folder, cache and golden
     sets (``base_dir``, ``cache_dir``, ``golden_sets``) unless the entry sets them."""
@@ -80,6 +90,8 @@ def describe_metric(metric: Metric, kind: str, where: Where | None, judge: str |
            "where": where.model_dump(mode="json", exclude_defaults=True) if where else None}  # fmt: skip
     if judge is not None:  # only then: the manifests of suites without judges: are unchanged
         out["judge"] = judge
+    if (detector := getattr(inner, "detector", None)) is not None:  # which refusal detector (abstention)
+        out["detector"] = detector
     return out
 
 

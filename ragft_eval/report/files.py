@@ -28,7 +28,46 @@ def run_notes(result: RunSummary, gates: Sequence[GateResult] = ()) -> list[str]
     notes += endpoint_notes(result)
     notes += one_time_notes(result)
     notes += judge_notes(result)
+    notes += refusal_notes(result)
+    notes += ppi_notes(result)
     return notes
+
+
+def ppi_notes(result: RunSummary) -> list[str]:
+    """A line per (system, judged metric) with human labels: the PPI++ estimate beside judge and humans alone."""
+    lines = []
+    for e in result.ppi:
+        head = f"PPI {e['metric']} / {e['system']}"
+        unmatched = f", {e['n_unmatched']} label(s) of cases the judge did not score left out" if e["n_unmatched"] \
+            else ""  # fmt: skip
+        if "reason" in e:
+            lines.append(f"{head}: no estimate ({e['reason']}; {e['n_labels']} label(s){unmatched})")
+            continue
+        level = f"{1 - e['alpha']:.0%}"
+        lines.append(f"{head}: {e['estimate']:.3f} [{e['ci_low']:.3f}, {e['ci_high']:.3f}] ({level} CI) from "
+                     f"{e['n_labelled']} human labels and {e['n_unlabelled']} judge-only cases{unmatched}; judge only "
+                     f"{e['judge_only_mean']:.3f} [{e['judge_only_ci_low']:.3f}, {e['judge_only_ci_high']:.3f}], "
+                     f"humans only {e['human_only_estimate']:.3f} [{e['human_only_ci_low']:.3f}, "
+                     f"{e['human_only_ci_high']:.3f}]")  # fmt: skip
+    return lines
+
+
+# how each refusal detector decides (metrics.abstention.DETECTORS)
+_DETECTED_BY = {
+    "patterns": "refusal patterns",
+    "learned": "the learned refusal detector (TF-IDF + logistic regression)",
+    "either": "refusal patterns or the learned refusal detector",
+}
+
+
+def refusal_notes(result: RunSummary) -> list[str]:
+    """Which detector decided what a refusal is, for the run's abstention metrics (a manifest from before
+    detectors were recorded used patterns)."""
+    by: dict[str, list[str]] = {}
+    for name, m in result.manifest.metrics.items():
+        if m.get("kind") in ("abstention", "false_refusal"):
+            by.setdefault(m.get("detector", "patterns"), []).append(name)
+    return [f"refusals ({', '.join(names)}): detected by {_DETECTED_BY.get(d, d)}" for d, names in by.items()]
 
 
 def endpoint_notes(result: RunSummary) -> list[str]:
@@ -76,13 +115,32 @@ def judge_notes(result: RunSummary) -> list[str]:
         kappa = "undefined" if c["kappa"] is None else f"{c['kappa']:.2f}"
         agree = "—" if c["agreement"] is None else f"{c['agreement']:.0%} ±{half:.0%}"
         lines.append(f"judge: model {c['judge_model']}, agreement {agree} on {c['set']}, kappa {kappa}, "
-                     f"n {c['n_usable']} (seed {c['seed']}){'' if c['reliable'] else ' — UNRELIABLE'}")  # fmt: skip
-    if not latest:
-        lines.append(f"judge: model {judge} has no stored calibration; run `ragft-eval judge calibrate --set NAME "
-                     f"--suite SUITE` to measure it")  # fmt: skip
-    if result.flagged_metrics:
-        lines.append(f"⚠ judge-based columns flagged ({', '.join(sorted(result.flagged_metrics))}): "
-                     f"{FLAG_REASON[result.judge_flag or 'unreliable']}, so treat them as unvalidated")  # fmt: skip
+                     f"n {c['n_usable']} (seed {c['seed']}){' shipped' if c.get('shipped') else ''}"
+                     f"{'' if c['reliable'] else ' — UNRELIABLE'}")  # fmt: skip
+    named = result.manifest.judges
+    uncalibrated: dict[str | None, list[str]] = {}  # judge name (None: the suite's judge:) -> its metrics
+    for metric, flag in result.metric_flags.items():
+        if flag == "uncalibrated":
+            uncalibrated.setdefault(result.manifest.metrics.get(metric, {}).get("judge"), []).append(metric)
+    if not latest and not result.metric_flags:  # a summary from before per-metric flags
+        uncalibrated[None] = list(result.judged_metrics)
+    for name, metrics in uncalibrated.items():
+        if name is None:
+            lines.append(f"judge: model {judge} has no stored calibration; run `ragft-eval judge calibrate --set "
+                         f"NAME --suite SUITE` to measure it")  # fmt: skip
+        else:
+            model = named.get(name, {}).get("describe", {}).get("spec", {}).get("model", name)
+            lines.append(f"judge {name} (model {model}, for {', '.join(metrics)}) has no stored calibration; "
+                         f"run `ragft-eval judge calibrate --set NAME --suite SUITE --judge {name}` to measure it")
+    for name, record in named.items():
+        if record.get("trained_on"):
+            lines.append(f"judge {name}: {record['trained_on']}")
+    by_flag: dict[str, list[str]] = {}
+    for metric in sorted(result.flagged_metrics):
+        by_flag.setdefault(result.metric_flags.get(metric, result.judge_flag or "unreliable"), []).append(metric)
+    for flag, metrics in by_flag.items():
+        lines.append(f"⚠ judge-based columns flagged ({', '.join(metrics)}): {FLAG_REASON[flag]}, so treat them as "
+                     "unvalidated")  # fmt: skip
     flips = [m.details for cr in result.results for m in cr.results
              if m.status == "scored" and m.details.get("n_usable", 1) > 1]  # fmt: skip
     if flips:
@@ -98,7 +156,7 @@ def print_summary(result: RunSummary, gates: Sequence[GateResult] = (), evidence
     render_terminal(list(result.cells), result.error_rates, title=result.manifest.suite_name,
                     headline=result.manifest.suite_config.get("headline"), footer=run_notes(result, gates),
                     flagged=set(result.flagged_metrics), letters=evidence.letters if evidence else None,
-                    flag=result.judge_flag or "unreliable")  # fmt: skip
+                    flag=result.metric_flags or result.judge_flag or "unreliable")  # fmt: skip
 
 
 def write_report(result: RunSummary, folder: Path, gates: Sequence[GateResult] = (),
@@ -120,7 +178,7 @@ def write_report(result: RunSummary, folder: Path, gates: Sequence[GateResult] =
             notes=run_notes(result, gates),
             flagged=set(result.flagged_metrics),
             letters=evidence.letters if evidence is not None else None,
-            flag=result.judge_flag or "unreliable",
+            flag=result.metric_flags or result.judge_flag or "unreliable",
         ),
         encoding="utf-8",
     )

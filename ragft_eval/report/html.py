@@ -204,6 +204,7 @@ class _Page:
         self.wanted = {_ref_id(r) for r in wanted}  # what the decision cites: shown even where it says little
         self.flagged = set(summary.flagged_metrics)
         self.judge_flag = summary.judge_flag or "unreliable"
+        self.metric_flags = summary.metric_flags
 
     def anchor(self, ref: str) -> str:
         """`` id="..."`` for ``ref`` the first time, "" after (ids are unique)."""
@@ -248,7 +249,7 @@ class _Page:
 
     def metric_th(self, metric: str, cell: Cell | None) -> str:
         arrow = "" if cell is None else (" ↑" if cell.higher_is_better else " ↓")
-        why = self.judge_flag
+        why = self.metric_flags.get(metric, self.judge_flag)
         flag = f' <span class="flag" title="{_e(FLAG_REASON[why])}">⚠ {_e(why)} judge</span>' \
             if metric in self.flagged else ""  # fmt: skip
         return f'<th scope="row">{_e(metric)}<span class="dir">{arrow}</span>{flag}</th>'
@@ -434,6 +435,33 @@ def _comparisons(page: _Page, comparisons: Sequence[Any]) -> str:
     return _section("comparisons", "Paired comparisons", body)
 
 
+def _ppi(s: RunSummary) -> str:
+    """The PPI++ estimates from the run's human labels, beside the judge alone and the humans alone."""
+    if not s.ppi:
+        return ""
+
+    def est(value: float | None, low: float | None, high: float | None) -> str:
+        return f'<td class="num">{_num(value)} {_ci(low, high)}</td>'
+
+    rows = []
+    for e in s.ppi:
+        head = f"<tr><td>{_e(e['metric'])}</td><td>{_e(e['system'])}</td>"
+        if "reason" in e:
+            why = f"no estimate: {e['reason']} ({e['n_labels']} labels)"
+            rows.append(f'{head}<td colspan="5">{_e(why)}</td></tr>')
+            continue
+        rows.append(f"{head}{est(e['estimate'], e['ci_low'], e['ci_high'])}"
+                    f"{est(e['judge_only_mean'], e['judge_only_ci_low'], e['judge_only_ci_high'])}"
+                    f"{est(e['human_only_estimate'], e['human_only_ci_low'], e['human_only_ci_high'])}"
+                    f'<td class="num">{_e(e["n_labelled"])}</td>'
+                    f'<td class="num">{_e(e["n_unlabelled"])}</td></tr>')  # fmt: skip
+    return ("<h3>Bias-corrected by human labels (PPI++)</h3><p>The judge's mean corrected by the human labels of a "
+            "random sample of cases; the judge-only interval is for the judge's own mean, not the humans'.</p>"
+            '<table class="grid"><thead><tr><th>metric</th><th>system</th><th>PPI++ [95% CI]</th><th>judge only</th>'
+            "<th>humans only</th><th>labelled</th><th>judge only cases</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")  # fmt: skip
+
+
 def _judge(page: _Page) -> str:
     s = page.summary
     if not s.judged_metrics:
@@ -456,13 +484,12 @@ def _judge(page: _Page) -> str:
              f"<th>kappa [CI]</th>{pc_head}<th>usable</th><th>seed</th><th>reliable</th><th>measured</th></tr></thead>"
              f"<tbody>{''.join(rows)}</tbody></table>") if rows else ""  # fmt: skip
     flags = ""
-    if s.flagged_metrics:
-        flags = (
-            f'<p class="warn">⚠ Flagged: {_e(", ".join(sorted(s.flagged_metrics)))}. '
-            f"{_e(FLAG_REASON[s.judge_flag or 'unreliable']).capitalize()}: treat these columns as unvalidated.</p>"
-        )
+    for why in sorted(set(s.metric_flags.values()) or ({s.judge_flag or "unreliable"} if s.flagged_metrics else ())):
+        names = sorted(m for m in s.flagged_metrics if s.metric_flags.get(m, s.judge_flag or "unreliable") == why)
+        flags += (f'<p class="warn">⚠ Flagged: {_e(", ".join(names))}. '
+                  f"{_e(FLAG_REASON[why]).capitalize()}: treat these columns as unvalidated.</p>")  # fmt: skip
     notes = "".join(f"<li>{_e(line)}</li>" for line in judge_notes(s))
-    body = f"<p>Judged metrics: {_e(', '.join(s.judged_metrics))}.</p>{flags}{table}<ul>{notes}</ul>"
+    body = f"<p>Judged metrics: {_e(', '.join(s.judged_metrics))}.</p>{flags}{table}<ul>{notes}</ul>{_ppi(s)}"
     return _section("judge", "Judge: calibration and flags", body)
 
 

@@ -94,16 +94,18 @@ def headline_rows(cells: Sequence[Cell], overrides: Mapping[str, str] | None = N
 
 def overall_rows(
     cells: Sequence[Cell], error_rates: Mapping[str, tuple[int, int]], flagged: Collection[str] = (),
-    letters: Letters | None = None, flag: str = "unreliable",
+    letters: Letters | None = None, flag: str | Mapping[str, str] = "unreliable",
 ) -> list[list[str]]:
-    """Metric rows x system columns (systems are few, metrics many), led by cases and error rate."""
+    """Metric rows x system columns (systems are few, metrics many), led by cases and error rate.
+    ``flag``: why the ``flagged`` metrics are flagged, one reason or one per metric."""
     idx, systems = _index(cells), systems_of(cells)
     rows = [
         ["cases", *[str(error_rates.get(s, (0, 0))[1]) for s in systems]],
         ["error rate", *[f"{e / n:.1%}" if n else "—" for e, n in (error_rates.get(s, (0, 0)) for s in systems)]],
     ]
     for m in metrics_of(cells):
-        row = [f"{m} ⚠ {flag} judge" if m in flagged else m]
+        why = flag if isinstance(flag, str) else flag.get(m, "unreliable")
+        row = [f"{m} ⚠ {why} judge" if m in flagged else m]
         for s in systems:
             cell = idx.get((s, OVERALL, m))
             row.append(f"{fmt_value(cell)}{_beats(letters, m, OVERALL, s)} ({fmt_counts(cell)})" if cell else "")
@@ -121,7 +123,7 @@ def render_terminal(
     console: Console | None = None,
     flagged: Collection[str] = (),
     letters: Letters | None = None,
-    flag: str = "unreliable",
+    flag: str | Mapping[str, str] = "unreliable",
 ) -> None:
     """Print the headline and overall tables with rich (with ``letters``: significance, ranx style)."""
     console = console or Console()
@@ -178,7 +180,7 @@ def to_markdown(
     notes: Sequence[str] = (),
     flagged: Collection[str] = (),
     letters: Letters | None = None,
-    flag: str = "unreliable",
+    flag: str | Mapping[str, str] = "unreliable",
 ) -> str:
     systems = system_header(systems_of(cells), letters)
     parts = [f"# {title}", ""]

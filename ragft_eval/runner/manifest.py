@@ -63,6 +63,7 @@ def build_manifest(
     metrics: dict[str, dict[str, Any]],
     judge: dict[str, Any] | None,
     judge_identity: str | None,
+    judges: dict[str, dict[str, Any]] | None = None,
 ) -> RunManifest:
     hashes: dict[str, dict[str, str]] = {name: {} for name in golden_sets}
     for gs, case in cases:
@@ -83,6 +84,7 @@ def build_manifest(
         metrics=metrics,
         judge=judge or {},
         judge_identity=judge_identity,
+        judges=judges or {},
         package_versions=package_versions(),
         bootstrap={"resamples": suite.bootstrap.resamples, "seed": suite.bootstrap.seed},
         python=platform.python_version(),

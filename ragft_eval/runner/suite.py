@@ -187,7 +187,7 @@ class AttributionSpec(_Spec):
 # every suite written before them is unchanged
 # Fields added after suites were first hashed: left out of the config (and its hash) while at their
 # default, so a suite that does not use them keeps the hash (and the resumable runs) it had.
-_OPTIONAL_FIELDS = ("costs", "decide", "attribution", "gates", "cache", "judges", "executor")
+_OPTIONAL_FIELDS = ("costs", "decide", "attribution", "gates", "cache", "judges", "executor", "human_labels")
 
 # --- end of decision report specs -------------------------------------------------------------------
 
@@ -222,6 +222,8 @@ class Suite(_Spec):
     gates: tuple[dict[str, Any], ...] | None = None
     cache: CacheSpec = CacheSpec()
     executor: ExecutorSpec | None = None
+    # a JSONL of human labels for some of this suite's cases: PPI estimates of its judged metrics
+    human_labels: str | None = None
 
     # where the file was; not part of the config's hash
     base_dir: Path = Field(default=Path("."), exclude=True)

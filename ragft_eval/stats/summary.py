@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from ..judges.calibration import identity_of
+from ..judges.calibration import identity_of, shipped_calibrations
 from ..records import CaseResult, RunManifest
 from ..store import Store
 from .aggregate import Cell, aggregate, error_rates
+from .human_labels import KIND as LABELS_KIND
+from .human_labels import HumanLabel, ppi_estimates
 
 SCHEMA_VERSION = 1
 
@@ -23,9 +25,10 @@ class RunSummary(BaseModel):
     """A run as the store holds it, aggregated.
 
     ``error_rates``: per system (failed responses, all responses).  ``judge_calibrations``: the latest
-    stored calibration per labelled set of the run's judge (matched by judge identity).
-    ``flagged_metrics``: the run's judged metrics when the judge is unreliable on one of those latest
-    calibrations (its kappa CI reaches 0).
+    calibration per labelled set of each judge the run used (the suite's ``judge:`` and the named judges
+    of ``judges:``, matched by judge identity; stored ones, and those shipped with the package).
+    ``flagged_metrics``: the judged metrics whose judge is unreliable on one of its latest calibrations
+    (its kappa CI reaches 0) or has none; ``metric_flags`` says which of the two, per metric.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -42,10 +45,14 @@ class RunSummary(BaseModel):
     # why the judged columns are flagged: "unreliable" (a calibration's kappa CI reaches 0) or
     # "uncalibrated" (no stored calibration of this judge); None: not flagged
     judge_flag: str | None = None
+    # per flagged metric: "unreliable" or "uncalibrated" (a run's metrics may use different judges)
+    metric_flags: dict[str, str] = Field(default_factory=dict)
     # what the run did to each model endpoint (the last record: a resumed run's latest leg)
     endpoints: tuple[dict[str, Any], ...] = ()
     # what the harness did once for the run (fine-tunes, indexes: OneTimeWork dumps), over every leg
     one_time: tuple[dict[str, Any], ...] = ()
+    # PPI++ estimates of judged metrics from the run's human labels (stats.human_labels.ppi_estimates)
+    ppi: tuple[dict[str, Any], ...] = ()
 
     @property
     def run_id(self) -> str:
@@ -89,14 +96,24 @@ def build_summary(store: Store, run_id: str) -> RunSummary:
     identity = manifest.judge_identity
     if identity is None and manifest.judge:  # a schema-1 manifest: derive it from what was recorded
         identity = identity_of(manifest.judge)
-    calibrations = latest_calibrations(store.artifacts("calibration"), identity) if judged else []
+    # each judged metric's judge: a named judge of ``judges:``, else the suite's
+    identities = {name: manifest.judges.get(manifest.metrics[name].get("judge") or "", {}).get("identity", identity)
+                  for name in judged}  # fmt: skip
+    records = [*shipped_calibrations(), *store.artifacts("calibration")] if judged else []  # stored ones win
+    by_judge = {i: latest_calibrations(records, i) for i in dict.fromkeys(identities.values())}
     # a judge shown unreliable on a calibration set, or never calibrated at all: its columns are flagged
-    judge_flag = None
-    if judged:
-        judge_flag = "uncalibrated" if not calibrations else (
-            "unreliable" if any(not c.get("reliable") for c in calibrations) else None)  # fmt: skip
-    flagged = judged if judge_flag else ()
+    metric_flags = {}
+    for name, ident in identities.items():
+        cals = by_judge[ident]
+        if flag := "uncalibrated" if not cals else ("unreliable" if any(not c.get("reliable") for c in cals) else None):
+            metric_flags[name] = flag
+    judge_flag = None if not metric_flags else (
+        "unreliable" if "unreliable" in metric_flags.values() else "uncalibrated")  # fmt: skip
+    calibrations = [c for cals in by_judge.values() for c in cals]
+    flagged = tuple(name for name in judged if name in metric_flags)
     boot = manifest.bootstrap
+    stored = [r for r in store.artifacts(LABELS_KIND) if r.get("run_id") == run_id] if judged else []
+    labels = [HumanLabel.model_validate(row) for row in stored[-1]["labels"]] if stored else []
     legs = [r for r in store.artifacts("endpoints") if r.get("run_id") == run_id]
     return RunSummary(
         manifest=manifest,
@@ -108,6 +125,8 @@ def build_summary(store: Store, run_id: str) -> RunSummary:
         judge_calibrations=tuple(calibrations),
         flagged_metrics=tuple(flagged),
         judge_flag=judge_flag,
+        metric_flags=metric_flags,
         endpoints=tuple(legs[-1]["endpoints"]) if legs else (),
+        ppi=tuple(ppi_estimates(results, labels, judged=judged)) if labels else (),
         one_time=tuple(w for leg in store.artifacts("one_time") if leg.get("run_id") == run_id for w in leg["work"]),
     )

@@ -87,3 +87,29 @@ def test_abstention_metrics_read_json_answers_as_attempts():
     assert asyncio.run(FalseRefusal().score(answerable, json_answer, CTX)).value == 0.0
     assert asyncio.run(Abstention().score(unanswerable, json_answer, CTX)).value == 0.0
     assert asyncio.run(Abstention().score(unanswerable, _response("I don't know."), CTX)).value == 1.0
+
+
+def test_the_refusal_detector_is_a_parameter_and_is_recorded():
+    """``detector: patterns | learned | either``: a refusal the patterns miss is caught by the learned
+    detector; ``either`` takes both; a JSON answer stays an attempt for every detector; bad values and
+    patterns given to the learned detector are refused, naming the field."""
+    from ragft_eval.errors import ConfigError
+    from ragft_eval.metrics.selection import describe_metric
+
+    unanswerable = Case(id="c1", task_type="unanswerable", input="AMD's quick ratio for FY22?", answerable=False)
+    # one of the issue's missed examples: no pattern of PATTERNS matches it
+    missed = _response("As an AI, I don't have real-time data access to provide the current quick ratio.")
+    caught = _response("I don't know.")
+
+    def score(detector: str, response: Response) -> float:
+        return asyncio.run(Abstention(detector=detector).score(unanswerable, response, CTX)).value
+
+    assert [score(d, missed) for d in ("patterns", "learned", "either")] == [0.0, 1.0, 1.0]
+    assert score("either", caught) == 1.0
+    assert [score(d, _response('{"ratio": "I don\'t know"}')) for d in ("learned", "either")] == [0.0, 0.0]
+    assert score("learned", _response("x", abstained=True)) == 1.0
+    with pytest.raises(ConfigError, match="detector: expected one of patterns, learned, either"):
+        Abstention(detector="regex")
+    with pytest.raises(ConfigError, match="patterns: the learned detector uses no patterns"):
+        FalseRefusal(detector="learned", patterns=[r"\bno\b"])
+    assert describe_metric(FalseRefusal(detector="either"), "false_refusal", None)["detector"] == "either"
