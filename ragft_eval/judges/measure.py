@@ -2,6 +2,11 @@
 F1 of the unfaithful class and the ROC AUC of its P(supported) (threshold-free: does the score rank
 faithful answers above unfaithful ones?), each with a 95% bootstrap CI (seeded, items resampled).
 
+A learned grader is measured on human correctness preferences (RAGChecker: two answers to a question,
+the ground-truth answer as reference) by :func:`measure_correctness`: it prefers the answer of higher
+P(correct), and its agreement with the humans' preference is reported with a 95% CI, beside the same
+agreement of a token-F1 baseline (the answer closer to the reference in SQuAD token F1) on the same pairs.
+
 The judge must not have seen the items: :meth:`LearnedJudge.check_not_trained_on` refuses them first.
 Balanced accuracy is the mean of the recall of each class (0.5 for a constant judge); the F1 of the
 unfaithful class treats "unfaithful" as the positive class, what a faithfulness check is for catching.
@@ -18,8 +23,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from .calibration import Calibration, bootstrap_ci, calibrate
-from .labels import FaithfulnessItem
+from .calibration import Calibration, agreement, bootstrap_ci, calibrate, judge_identity, kappa
+from .labels import FaithfulnessItem, PairwiseItem
 from .learned import LearnedJudge
 
 
@@ -110,7 +115,10 @@ async def measure_faithfulness(
 
 
 def format_measurement(cal: Calibration) -> str:
-    """One line: n, balanced accuracy, unfaithful F1 and kappa, each with its 95% CI."""
+    """One line: n, balanced accuracy, unfaithful F1 and kappa, each with its 95% CI (a grader's calibration:
+    :func:`format_correctness`)."""
+    if cal.kind == "correctness":
+        return format_correctness(cal)
 
     def fmt(value: float | None, ci: Sequence[float] | None) -> str:
         if value is None:
@@ -125,9 +133,10 @@ def format_measurement(cal: Calibration) -> str:
             f"{'' if cal.reliable else ' (kappa CI reaches 0)'}, {e['seconds_per_item']} s/item")  # fmt: skip
 
 
-def measurement_sets(judge: LearnedJudge, root: Any) -> dict[str, list[FaithfulnessItem]]:
+def measurement_sets(judge: LearnedJudge, root: Any) -> dict[str, list[Any]]:
     """What ``judge train --calibrate`` measures: each held-out set whole (cross-dataset), and the test
-    split of each training source (in-dataset), by name (``<source>:test``)."""
+    split of each training source (in-dataset), by name (``<source>:test``); for a grader, each held-out
+    correctness set whole (its pairwise items, for :func:`measure_correctness`)."""
     from pathlib import Path
 
     from .labels import CALIBRATION_SETS
@@ -135,7 +144,9 @@ def measurement_sets(judge: LearnedJudge, root: Any) -> dict[str, list[Faithfuln
 
     cfg = judge.train_config()
     root = Path(root)
-    out: dict[str, list[FaithfulnessItem]] = {}
+    if cfg.task == "correctness":
+        return {name: CALIBRATION_SETS[name](root) for name in cfg.held_out if root.is_dir()}
+    out: dict[str, list[Any]] = {}
     for name in cfg.held_out:
         if root.is_dir():
             out[name] = [it for it in CALIBRATION_SETS[name](root) if it.label is not None]
@@ -146,3 +157,141 @@ def measurement_sets(judge: LearnedJudge, root: Any) -> dict[str, list[Faithfuln
                                     category=p.kind)  # fmt: skip
             out.setdefault(f"{p.source}:test", []).append(item)
     return out
+
+
+# ---------------------------------------------------------------- a grader on human correctness preferences
+
+
+def correctness_preference(item: PairwiseItem) -> tuple[str, str]:
+    """The humans' preference on *correctness* (``a``, ``b`` or ``tie``) and where it came from: the sign of
+    the annotators' summed ``correctness_votes`` when ``meta`` has them (RAGChecker: positive means B is
+    better), else the item's overall ``label``."""
+    votes = item.meta.get("correctness_votes")
+    if votes is None:
+        return item.label, "label"
+    total = sum(votes)
+    return ("a" if total < 0 else "b" if total > 0 else "tie"), "correctness_votes"
+
+
+def prefer(score_a: float, score_b: float, *, tie: float) -> str:
+    """``a`` or ``b`` when its score is higher by more than ``tie``, else ``tie``.
+
+    >>> prefer(0.9, 0.2, tie=1e-4), prefer(0.5, 0.50001, tie=1e-4)
+    ('a', 'tie')
+    """
+    return "a" if score_a - score_b > tie else "b" if score_b - score_a > tie else "tie"
+
+
+def _difference(human: list[Any], judge: list[Any]) -> float | None:
+    # human: (human label, baseline label) per item; judge: the judge's label; agreement(judge) - agreement(baseline)
+    if not human:
+        return None
+    return sum((j == h) - (b == h) for (h, b), j in zip(human, judge, strict=True)) / len(human)
+
+
+async def measure_correctness(
+    name: str, items: Sequence[PairwiseItem], judge: LearnedJudge, *, seed: int = 0, tie: float = 1e-4,
+    progress=None,
+) -> Calibration:  # fmt: skip
+    """Calibrate the grader ``judge`` on human correctness preferences (refused when it trained on any item).
+
+    Each item's two answers are graded against ``item.context`` (the reference) and ``item.question``; the
+    judge prefers the answer of higher P(correct), and ties when the two are within ``tie``.  Items the
+    humans tie on (:func:`correctness_preference`) are left out (counted in ``extra``), so ``agreement``
+    is over pairs with a human preference, a judge tie counting as a disagreement
+    (``agreement_without_judge_ties`` leaves them out); kappa is over the labels a, b, tie.  ``extra``
+    holds the token-F1 baseline on the same pairs and the paired difference from it, each with its 95% CI.
+    """
+    import time
+    from datetime import UTC, datetime
+
+    from ..answers import token_f1
+
+    judge.check_not_trained_on(items)
+    t0 = time.perf_counter()
+    sources = set()
+    human, judged, baseline, scores = [], [], [], {}
+    human_ties = unusable = graded = 0
+    problems: set[str] = set()
+    for it in items:
+        label, source = correctness_preference(it)
+        sources.add(source)
+        if label == "tie" or not it.context:
+            human_ties += label == "tie"
+        else:
+            va = await judge.grade(question=it.question, answer=it.answer_a, reference=it.context, rubric="")
+            vb = await judge.grade(question=it.question, answer=it.answer_b, reference=it.context, rubric="")
+            graded += 2
+            if va.status == vb.status == "ok" and va.score is not None and vb.score is not None:
+                human.append(label)
+                judged.append(prefer(va.score, vb.score, tie=tie))
+                baseline.append(prefer(token_f1(it.answer_a, it.context), token_f1(it.answer_b, it.context), tie=0.0))
+                scores[it.id] = [round(va.score, 5), round(vb.score, 5)]
+            else:
+                unusable += 1
+                problems |= {v.problem[:200] for v in (va, vb) if v.problem}
+        if progress:
+            progress()
+    seconds = time.perf_counter() - t0
+    confusion: dict[str, dict[str, int]] = {}
+    for h, j in zip(human, judged, strict=True):
+        confusion.setdefault(h, {}).setdefault(j, 0)
+        confusion[h][j] += 1
+    decided = [(h, j) for h, j in zip(human, judged, strict=True) if j != "tie"]
+    paired = list(zip(human, baseline, strict=True))
+    extra: dict[str, Any] = {
+        "label_source": ", ".join(sorted(sources)),
+        "human_ties_left_out": human_ties,
+        "unusable": unusable,
+        "problems": sorted(problems)[:10],
+        "agreement_without_human_ties": agreement(human, judged),
+        "n_without_human_ties": len(human),
+        "judge_ties": judged.count("tie"),
+        "judge_tie_share": judged.count("tie") / len(judged) if judged else None,
+        "judge_tie_margin": tie,
+        "agreement_without_judge_ties": agreement([h for h, _ in decided], [j for _, j in decided]),
+        "baseline": {"name": "token_f1 (the answer of higher SQuAD token F1 against the reference)",
+                     "agreement": agreement(human, baseline), "agreement_ci": bootstrap_ci(human, baseline, agreement,
+                                                                                         seed=seed),
+                     "ties": baseline.count("tie")},
+        "difference_vs_baseline": _difference(paired, judged),
+        "difference_vs_baseline_ci": bootstrap_ci(paired, judged, _difference, seed=seed),
+        "threshold": judge.threshold,
+        "training": judge.training_note(),
+        "seconds_per_answer": round(seconds / graded, 4) if graded else None,
+        "scores": scores,
+    }  # fmt: skip
+    return Calibration(
+        set=name, kind="correctness", judge_model=judge.model, judge_identity=judge_identity(judge),
+        template_hash=judge.artifact().key, params=judge.params(0), sample=None, seed=seed, n_items=len(items),
+        n_usable=len(human), agreement=agreement(human, judged),
+        agreement_ci=bootstrap_ci(human, judged, agreement, seed=seed), kappa=kappa(human, judged),
+        kappa_ci=bootstrap_ci(human, judged, kappa, seed=seed), confusion=confusion, extra=extra,
+        seconds=round(seconds, 1), created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )  # fmt: skip
+
+
+def format_correctness(cal: Calibration) -> str:
+    """One line: n, agreement with the humans' correctness preference, judge ties, the token-F1 baseline."""
+    e, b = cal.extra, cal.extra["baseline"]
+
+    def fmt(value: float | None, ci: Sequence[float] | None) -> str:
+        if value is None:
+            return "undefined"
+        return f"{value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+
+    return (
+        f"{cal.set}: n {cal.n_usable}/{cal.n_items} ({e['human_ties_left_out']} human ties left out, "
+        f"labels: {e['label_source']}), agreement {fmt(cal.agreement, cal.agreement_ci)}, judge ties "
+        f"{e['judge_ties']} ({e['judge_tie_share'] or 0:.1%}), kappa {fmt(cal.kappa, cal.kappa_ci)}; token-F1 "
+        f"baseline {fmt(b['agreement'], b['agreement_ci'])}; difference "
+        f"{fmt(e['difference_vs_baseline'], e['difference_vs_baseline_ci'])}; {e['seconds_per_answer']} s/answer"
+    )
+
+
+async def measure_learned(name: str, items: Sequence[Any], judge: LearnedJudge, *, seed: int = 0, progress=None
+                          ) -> Calibration:  # fmt: skip
+    """:func:`measure_correctness` for a grader, :func:`measure_faithfulness` for a faithfulness judge."""
+    if judge.task == "correctness":
+        return await measure_correctness(name, items, judge, seed=seed, progress=progress)
+    return await measure_faithfulness(name, items, judge, seed=seed, progress=progress)

@@ -45,6 +45,9 @@ _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augu
            "November", "December")  # fmt: skip
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _DATE = re.compile(r"\b(" + "|".join(_MONTHS + _DAYS) + r")\b")
+# units of one kind (a number with one is a different amount with another); plurals keep their "s"
+_UNITS = (("second", "minute", "hour", "day", "week", "month", "year"), ("KB", "MB", "GB", "TB"), ("$", "€", "£"))
+_UNIT = re.compile(r"(?<![A-Za-z])(second|minute|hour|day|week|month|year|KB|MB|GB|TB)(s?)\b|([$€£])(?=\s?\d)")
 # (pattern, replacement): each flips what the sentence asserts
 _POLARITY = (
     (re.compile(r"\bcannot\b"), "can"), (re.compile(r"\bcan\b"), "cannot"), (re.compile(r"\bis not\b"), "is"),
@@ -64,6 +67,8 @@ class Pair:
     label: bool
     split: Split
     kind: str = "human"  # how it was made: human, copy, number, entity, date, polarity, other_passage
+    # a correctness pair's question (its ``context`` holds the question and the reference); None for faithfulness
+    question: str | None = None
 
     @property
     def text_hash(self) -> str:
@@ -83,6 +88,17 @@ def split_of(group: str, *, seed: int, validation: float, test: float) -> Split:
     if u < test + validation:
         return "validation"
     return "train"
+
+
+def assign_splits(name: str, groups: Sequence[str], *, seed: int, validation: float, test: float) -> dict[str, Split]:
+    """Each group's fixed split (:func:`split_of` of ``name:group``); when no group drew validation, the
+    train group of lowest hash validates instead (a small set still early-stops)."""
+    splits = {g: split_of(f"{name}:{g}", seed=seed, validation=validation, test=test) for g in groups}
+    train_groups = [g for g in groups if splits[g] == "train"]
+    if "validation" not in splits.values() and len(train_groups) >= 2:
+        low = min(train_groups, key=lambda g: hashlib.sha256(f"{seed}:v:{name}:{g}".encode()).hexdigest())
+        splits[low] = "validation"
+    return splits
 
 
 def sentences(text: str) -> list[str]:
@@ -137,6 +153,21 @@ def flip_polarity(sentence: str, rng: random.Random) -> str | None:
     return pattern.sub(repl, sentence, count=1)
 
 
+def swap_unit(text: str, rng: random.Random, *, avoid: str) -> str | None:
+    """One unit (of time, of data size, a currency sign) changed to another of its kind, the number kept;
+    None when ``text`` has none, or every change is already said by ``avoid``."""
+    found = list(_UNIT.finditer(text))
+    rng.shuffle(found)
+    for m in found:
+        word, plural = m.group(1) or m.group(3), m.group(2) or ""
+        group = next(g for g in _UNITS if word in g)
+        for other in rng.sample([u for u in group if u != word], len(group) - 1):
+            new = text[: m.start()] + other + (plural if other.islower() else "") + text[m.end() :]
+            if new.lower() not in avoid.lower():
+                return new
+    return None
+
+
 # ---------------------------------------------------------------- synthetic pairs from a corpus
 
 
@@ -151,12 +182,7 @@ def synthetic_pairs(
     texts = {d.id: (f"{d.title}: {d.text}" if d.title else d.text) for d in docs}
     entities = sorted({m.group() for t in texts.values() for m in _ENTITY.finditer(t)})
     groups = sorted({d.id.split("--v")[0] for d in docs})  # every version of a document in one split
-    splits = {g: split_of(f"{gs.name}:{g}", seed=seed, validation=validation, test=test) for g in groups}
-    train_groups = [g for g in groups if splits[g] == "train"]
-    if "validation" not in splits.values() and len(train_groups) >= 2:
-        # a small corpus can draw no validation document: the train one of lowest hash validates instead
-        low = min(train_groups, key=lambda g: hashlib.sha256(f"{seed}:v:{gs.name}:{g}".encode()).hexdigest())
-        splits[low] = "validation"
+    splits = assign_splits(gs.name, groups, seed=seed, validation=validation, test=test)
     out: list[Pair] = []
     for doc in docs:
         context = texts[doc.id]

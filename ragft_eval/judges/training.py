@@ -1,4 +1,4 @@
-"""Training a learned faithfulness judge: ``ragft-eval judge train CONFIG``.
+"""Training a learned judge (faithfulness, or reference-guided correctness): ``ragft-eval judge train CONFIG``.
 
 A config (YAML) names the training sources, the split, the windows and the hyper-parameters::
 
@@ -10,7 +10,14 @@ A config (YAML) names the training sources, the split, the windows and the hyper
     held_out: [qags-cnndm, qags-xsum]              # never trained on; measured by --calibrate
     train: {epochs: 3, learning_rate: 1e-4, seed: 0, threads: 1}
 
-Training reads each pair against its best window (most words shared with the answer), minimises binary
+A correctness grader (``task: correctness``) trains on ``{kind: correctness, golden_set: PATH}`` sources (or
+``dataset: clapnq | hotpotqa`` from ``datasets``, through the golden-set importers; skipped, and recorded,
+when that folder is absent): :mod:`ragft_eval.judges.correctness_pairs`.  Its ``held_out`` sets
+(``ragchecker``) are never trained on, down to their questions: a training case whose question is one of
+theirs is left out (and counted in the record).
+
+Training reads each faithfulness pair against its best window (most words shared with the answer; a
+correctness pair is read whole: question and reference, then the candidate), minimises binary
 cross-entropy with AdamW (linear warm-up and decay), evaluates validation loss every ``eval_every``
 steps, stops after ``patience`` evaluations without improvement (or at ``max_steps`` / ``max_seconds``)
 and restores the best step (``restore_best``).  The artifact (fp16 weights, tokenizer, ``record.json``) is cached under
@@ -36,9 +43,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..errors import ConfigError, RagftError, validation_problems
 from ..hashing import content_hash
-from .crossencoder import CrossEncoder
+from .correctness_pairs import (
+    CORRECTNESS_SETS,
+    WRONG,
+    Wrong,
+    correctness_pairs,
+    held_out_questions,
+    imported_golden_set,
+    question_hash,
+)
+from .crossencoder import MAX_POSITIONS, CrossEncoder
 from .labels import CALIBRATION_SETS, kind_of
 from .pairs import NEGATIVES, Negative, Pair, labelled_pairs, pairs_hash, synthetic_pairs
+
+Task = Literal["faithfulness", "correctness"]
 
 FORMAT = 2  # bump when what a trained judge means changes (the input layout, the loss)
 
@@ -73,7 +91,25 @@ class LabelledSource(_Spec):
         return self
 
 
-Source = Annotated[SyntheticSource | LabelledSource, Field(discriminator="kind")]
+class CorrectnessSource(_Spec):
+    """Correctness pairs (question, reference, candidate) from a golden set's reference answers, or from a
+    shared dataset imported as a golden set (:func:`ragft_eval.judges.correctness_pairs.correctness_pairs`)."""
+
+    kind: Literal["correctness"] = "correctness"
+    golden_set: str | None = None
+    dataset: Literal["clapnq", "hotpotqa"] | None = None  # under ``datasets`` (skipped when absent); see DATASETS
+    limit: int | None = Field(default=1200, ge=2)
+    per_case: int = Field(default=2, ge=1)  # correct candidates per case, and as many wrong ones
+    negatives: tuple[Wrong, ...] = Field(default=WRONG, min_length=1)  # how wrong candidates are made
+
+    @model_validator(mode="after")
+    def _one(self) -> CorrectnessSource:
+        if (self.golden_set is None) == (self.dataset is None):
+            raise ValueError("expected exactly one of golden_set (a folder) or dataset (a shared dataset)")
+        return self
+
+
+Source = Annotated[SyntheticSource | LabelledSource | CorrectnessSource, Field(discriminator="kind")]
 
 
 class SplitSpec(_Spec):
@@ -113,9 +149,14 @@ class JudgeTrainSpec(_Spec):
 
 
 class JudgeTrainConfig(_Spec):
-    """``ragft-eval judge train CONFIG``: what a learned faithfulness judge trains on, and how."""
+    """``ragft-eval judge train CONFIG``: what a learned judge trains on, and how.
+
+    ``task``: ``faithfulness`` (P(supported) of an answer by a context; sources ``synthetic`` and
+    ``labelled``) or ``correctness`` (P(correct) of a candidate against a question's reference; sources
+    ``correctness``, held out ``ragchecker``)."""
 
     name: str = Field(default="faithfulness-minilm", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    task: Task = "faithfulness"
     base: str = "all-MiniLM-L6-v2"
     sources: tuple[Source, ...] = Field(min_length=1)
     held_out: tuple[str, ...] = ()
@@ -131,6 +172,16 @@ class JudgeTrainConfig(_Spec):
 
     @model_validator(mode="after")
     def _held_out(self) -> JudgeTrainConfig:
+        for i, src in enumerate(self.sources):
+            if (src.kind == "correctness") != (self.task == "correctness"):
+                fits = "correctness" if self.task == "correctness" else "synthetic or labelled"
+                raise ValueError(f"sources.{i}: a {src.kind} source does not train a {self.task} judge "
+                                 f"(expected kind {fits})")  # fmt: skip
+        if self.task == "correctness":
+            for name in self.held_out:
+                if name not in CORRECTNESS_SETS:
+                    raise ValueError(f"held_out: {name!r} is not a correctness set of {list(CORRECTNESS_SETS)}")
+            return self
         trained = {s.set for s in self.sources if isinstance(s, LabelledSource)}
         for name in self.held_out:
             if name not in CALIBRATION_SETS or kind_of(name) != "faithfulness":
@@ -165,10 +216,12 @@ def load_judge_train_config(path: str | Path) -> JudgeTrainConfig:
 
 @dataclass(frozen=True)
 class TrainingData:
-    """Every pair of a config's sources with its split, and what was skipped (a missing datasets folder)."""
+    """Every pair of a config's sources with its split, what was skipped (a missing datasets folder) and
+    what was left out (correctness cases whose question is in a held-out set)."""
 
     pairs: tuple[Pair, ...]
     skipped: tuple[str, ...]
+    excluded: tuple[str, ...] = ()
 
     def split(self, name: str) -> list[Pair]:
         return [p for p in self.pairs if p.split == name]
@@ -177,7 +230,7 @@ class TrainingData:
         out: dict[str, dict[str, int]] = {}
         for p in self.pairs:
             row = out.setdefault(p.source, {})
-            key = f"{p.split}_{'supported' if p.label else 'unsupported'}"
+            key = f"{p.split}_{'supported' if p.label else 'unsupported'}"  # correctness: correct / wrong
             row[key] = row.get(key, 0) + 1
         return out
 
@@ -198,16 +251,36 @@ def build_data(cfg: JudgeTrainConfig) -> TrainingData:
             if not made:
                 raise ConfigError(f"sources.{i}: golden set {gs.name!r} has no corpus sentences to make pairs from")
             pairs += made
+        elif isinstance(src, CorrectnessSource):
+            if src.dataset is not None and not root.is_dir():
+                skipped.append(f"{src.dataset}: datasets folder {root} not found")
+                continue
+            gs = (load_golden_set(cfg.resolve(src.golden_set)) if src.golden_set is not None
+                  else imported_golden_set(src.dataset, root, cfg.resolve(cfg.cache_dir)))  # fmt: skip
+            made = correctness_pairs(gs, limit=src.limit, per_case=src.per_case, seed=s.seed,
+                                     validation=s.validation, test=s.test, negatives=src.negatives)  # fmt: skip
+            if not made:
+                raise ConfigError(f"sources.{i}: golden set {gs.name!r} has no case with a reference answer")
+            pairs += made
         elif not root.is_dir():
             skipped.append(f"{src.set}: datasets folder {root} not found")
         else:
             pairs += labelled_pairs(src.set, root, seed=s.seed, validation=s.validation, test=s.test, limit=src.limit)
+    excluded: list[str] = []
+    if cfg.task == "correctness" and cfg.held_out and root.is_dir():
+        banned = held_out_questions(cfg.held_out, root)
+        for source in sorted({p.source for p in pairs}):
+            out = [p for p in pairs if p.source == source and question_hash(p.question or "") in banned]
+            if out:
+                n_q = len({question_hash(p.question or "") for p in out})
+                excluded.append(f"{source}: {n_q} question(s) ({len(out)} pairs) of held-out {', '.join(cfg.held_out)}")
+        pairs = [p for p in pairs if question_hash(p.question or "") not in banned]
     ids = [p.id for p in pairs]
     if len(set(ids)) != len(ids):
         raise ConfigError("sources: the same item appears in two sources (duplicate pair ids)")
     if not any(p.split == "train" for p in pairs) or not any(p.split == "validation" for p in pairs):
         raise ConfigError(f"sources: too few pairs ({len(pairs)}) for a train and a validation split")
-    return TrainingData(tuple(pairs), tuple(skipped))
+    return TrainingData(tuple(pairs), tuple(skipped), tuple(excluded))
 
 
 def base_identity(folder: Path) -> str:
@@ -219,9 +292,10 @@ def artifact_key(cfg: JudgeTrainConfig, base: str, data: TrainingData) -> str:
     """Cache key: base model, training and validation data, windows and hyper-parameters."""
     # settings added after judges were first cached are left out at their default (the key stays)
     train_spec = cfg.train.model_dump(exclude={"restore_best"} if cfg.train.restore_best else set())
+    task = {"task": cfg.task} if cfg.task != "faithfulness" else {}  # a faithfulness judge keeps its key
     return content_hash({"base": base, "train": pairs_hash(data.split("train")),
                          "validation": pairs_hash(data.split("validation")), "window": cfg.window.model_dump(),
-                         "train_spec": train_spec, "format": FORMAT})  # fmt: skip
+                         "train_spec": train_spec, "format": FORMAT, **task})  # fmt: skip
 
 
 # ---------------------------------------------------------------- training
@@ -250,13 +324,32 @@ def artifact_folder(cfg: JudgeTrainConfig, key: str) -> Path:
     return cfg.resolve(cfg.cache_dir) / "judges" / f"{cfg.name}-{key[7:23]}"
 
 
+def first_segment(task: str, window: WindowSpec, enc: CrossEncoder, context: str, answer: str) -> str:
+    """What a training pair is read against: the best window of its context (faithfulness) or its whole
+    first segment, question and reference (correctness)."""
+    if task == "correctness":
+        return context
+    return enc.best_window(context, answer, tokens=window.tokens, stride=window.stride)
+
+
+def judge_probabilities(task: str, window: WindowSpec, enc: CrossEncoder, context: str, answer: str
+                        ) -> tuple[float, list[float]]:  # fmt: skip
+    """The judge's score of one (context, answer) and its parts, the one way training and judging read it:
+    faithfulness, max over the context's windows of P(supported); correctness, P(correct) of the whole
+    input (cut at the encoder's 512 positions, the reference's end first)."""
+    if task == "correctness":
+        p = enc.probabilities([context], [answer], max_length=MAX_POSITIONS)[0]
+        return p, [p]
+    return enc.supported(context, answer, tokens=window.tokens, stride=window.stride)
+
+
 def choose_threshold(cfg: JudgeTrainConfig, enc: CrossEncoder, data: TrainingData) -> float:
     """``cfg.threshold``, or (``validation``) the one of best balanced accuracy on the validation pairs,
-    each judged as the judge judges (max over windows); ties go to the threshold nearest 0.5."""
+    each judged as the judge judges (:func:`judge_probabilities`); ties go to the threshold nearest 0.5."""
     if cfg.threshold != "validation":
         return float(cfg.threshold)
     pairs = data.split("validation")
-    scores = [enc.supported(p.context, p.answer, tokens=cfg.window.tokens, stride=cfg.window.stride)[0] for p in pairs]
+    scores = [judge_probabilities(cfg.task, cfg.window, enc, p.context, p.answer)[0] for p in pairs]
     labels = [p.label for p in pairs]
     n_pos, n_neg = sum(labels), len(labels) - sum(labels)
     if not n_pos or not n_neg:
@@ -323,13 +416,16 @@ def train_judge(
         "base_identity": base_identity(base_folder),
         "config": cfg.model_dump(mode="json"),
         "data_hash": {"train": pairs_hash(train), "validation": pairs_hash(validation)},
+        "task": cfg.task,
         "sources": data.counts(),
         "skipped_sources": list(data.skipped),
+        "excluded": list(data.excluded),
         "train_examples": len(train),
         "validation_examples": len(validation),
         # what the judge saw, so a calibration on it is refused (ids, and texts under any id)
         "seen_ids": sorted(p.id for p in train + validation),
         "seen_text_hashes": sorted({p.text_hash for p in train + validation}),
+        "seen_question_hashes": sorted({question_hash(p.question) for p in train + validation if p.question}),
         "test_ids": sorted(p.id for p in data.split("test")),
         "load_seconds": round(load_s, 2),
         "threshold": threshold,
@@ -360,8 +456,8 @@ def _fit(cfg: JudgeTrainConfig, enc: CrossEncoder, data: TrainingData, *, progre
     rng = random.Random(spec.seed)
 
     def windowed(pairs: list[Pair]) -> list[tuple[str, str, float]]:
-        return [(enc.best_window(p.context, p.answer, tokens=win.tokens, stride=win.stride), p.answer,
-                 1.0 if p.label else 0.0) for p in pairs]  # fmt: skip
+        return [(first_segment(cfg.task, win, enc, p.context, p.answer), p.answer, 1.0 if p.label else 0.0)
+                for p in pairs]  # fmt: skip
 
     train = data.split("train")
     validation = data.split("validation")

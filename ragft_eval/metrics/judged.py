@@ -16,12 +16,12 @@ import math
 from typing import Any
 
 from ..judges import Judge, Verdict, swap_verdicts
+from ..judges.correctness_pairs import NO_ANSWER_REFERENCE  # the learned grader trains on the same text
 from ..records import Case, MetricResult, Response
 from ..registry import register
 from ._base import BaseMetric, ScoreContext
 
 DEFAULT_RUBRIC = "The answer must state the same facts as the reference; extra correct detail is fine."
-NO_ANSWER_REFERENCE = "(none: the documentation does not answer this; a correct response says it does not know)"
 
 
 def _verdict_details(v: Verdict) -> dict[str, Any]:
