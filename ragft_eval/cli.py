@@ -9,6 +9,7 @@ import argparse
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -246,28 +247,34 @@ def _calibrate_named(args: argparse.Namespace, suite) -> int:
 
     from rich.progress import Progress
 
+    from .judges.correctness_pairs import CORRECTNESS_SETS
     from .judges.labels import CALIBRATION_SETS, kind_of, stratified_sample
-    from .judges.measure import format_measurement, measure_faithfulness
+    from .judges.measure import format_measurement, measure_learned
     from .metrics.selection import build_judge
     from .store import open_store
 
     if args.judge not in suite.judges:
         raise InputError(f"--judge: the suite {args.suite} has no judge {args.judge!r} in judges: "
                          f"(it has {', '.join(sorted(suite.judges)) or 'none'})")  # fmt: skip
-    kind = kind_of(args.set)
-    if kind != "faithfulness":
-        raise InputError(f"--set: {args.set} is a {kind} set; a learned judge is calibrated on a faithfulness set")
+    judge = build_judge(suite, args.judge)
+    task = getattr(judge, "task", "faithfulness")
+    fits = kind_of(args.set) == "faithfulness" if task == "faithfulness" else args.set in CORRECTNESS_SETS
+    if not fits:
+        wanted = "a faithfulness set" if task == "faithfulness" else f"one of {', '.join(CORRECTNESS_SETS)}"
+        raise InputError(f"--set: {args.set} is a {kind_of(args.set)} set; judge {args.judge!r} judges {task} "
+                         f"and is calibrated on {wanted}")  # fmt: skip
     root = Path(args.datasets)
     if not root.is_dir():
         raise InputError(f"--datasets: folder {root} does not exist (the shared datasets folder)")
-    judge = build_judge(suite, args.judge)
-    items = [it for it in CALIBRATION_SETS[args.set](root) if it.label is not None]
+    items = CALIBRATION_SETS[args.set](root)
+    if task == "faithfulness":
+        items = [it for it in items if it.label is not None]
     if args.sample is not None and args.sample < len(items):
         items = stratified_sample(items, args.sample, args.seed, key=lambda it: it.label)
     with Progress(disable=args.no_progress) as bar:
-        task = bar.add_task(f"calibrate {args.judge} on {args.set}", total=len(items))
-        cal = asyncio.run(measure_faithfulness(args.set, items, judge, seed=args.seed,
-                                               progress=lambda: bar.advance(task)))  # fmt: skip
+        bar_task = bar.add_task(f"calibrate {args.judge} on {args.set}", total=len(items))
+        cal = asyncio.run(measure_learned(args.set, items, judge, seed=args.seed,
+                                          progress=lambda: bar.advance(bar_task)))  # fmt: skip
     store = args.store or suite.store_url()
     with open_store(store) as db:
         db.put_artifact(cal.key, "calibration", cal.as_dict())
@@ -278,7 +285,11 @@ def _calibrate_named(args: argparse.Namespace, suite) -> int:
 
 
 def _cmd_judge_train(args: argparse.Namespace) -> int:
+    from .judges.lexical import is_lexical_config
     from .judges.training import load_judge_train_config, train_judge
+
+    if is_lexical_config(args.config):
+        return _train_lexical(args)
 
     cfg = load_judge_train_config(args.config)
     artifact = train_judge(cfg, progress=not args.no_progress, force=args.force)
@@ -299,6 +310,44 @@ def _cmd_judge_train(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _train_lexical(args: argparse.Namespace) -> int:
+    """``judge train`` of a ``kind: lexical`` config: fit (or load) it, then measure it like a learned judge."""
+    import asyncio
+
+    from .judges.lexical import LexicalJudge, held_out_sets, load_lexical_config, train_lexical
+    from .judges.measure import format_measurement, measure_faithfulness
+
+    cfg = load_lexical_config(args.config)
+    model, path, cached = train_lexical(cfg, force=args.force)
+    state = "cached" if cached else f"fitted in {model.seconds:.2f} s"
+    print(f"judge: {path} ({state}; {path.stat().st_size / 1e3:.0f} kB)")
+    print(f"data: {model.data_hash}; threshold {model.threshold} (validation balanced accuracy "
+          f"{model.validation_balanced_accuracy})")  # fmt: skip
+    print("sources: " + "; ".join(f"{k} {v}" for k, v in model.sources.items()))
+    for skipped in model.skipped_sources:
+        print(f"skipped: {skipped}")
+    print("coefficients: " + ", ".join(f"{f} {c:+.2f}" for f, c in zip(model.features, model.coef, strict=True))
+          + f", intercept {model.intercept:+.2f}")  # fmt: skip
+    if not args.calibrate:
+        return ExitCode.OK
+    judge = LexicalJudge(config=str(Path(args.config).resolve()))
+    results = []
+    for name, items in held_out_sets(cfg).items():
+        t0 = time.perf_counter()
+        cal = asyncio.run(measure_faithfulness(name, items, judge))
+        per_item = (time.perf_counter() - t0) / max(1, len(items)) * 1000
+        results.append(cal)
+        print(f"{format_measurement(cal)}; {per_item:.1f} ms per item")
+    if args.store:
+        from .store import open_store
+
+        with open_store(args.store) as db:
+            for cal in results:
+                db.put_artifact(cal.key, "calibration", cal.as_dict())
+        print(f"stored {len(results)} calibration(s) in {args.store}")
+    return ExitCode.OK
+
+
 def _judge_measure(args: argparse.Namespace, cfg) -> None:
     import asyncio
     import functools
@@ -306,7 +355,7 @@ def _judge_measure(args: argparse.Namespace, cfg) -> None:
     from rich.progress import Progress
 
     from .judges.learned import LearnedJudge
-    from .judges.measure import format_measurement, measure_faithfulness, measurement_sets
+    from .judges.measure import format_measurement, measure_learned, measurement_sets
 
     judge = LearnedJudge(model=cfg.name, config=str(Path(args.config).resolve()), threads=cfg.train.threads)
     sets = measurement_sets(judge, cfg.resolve(cfg.datasets))
@@ -315,7 +364,7 @@ def _judge_measure(args: argparse.Namespace, cfg) -> None:
         with Progress(disable=args.no_progress) as bar:
             task = bar.add_task(f"measure {name}", total=len(items))
             advance = functools.partial(bar.advance, task)
-            cal = asyncio.run(measure_faithfulness(name, items, judge, progress=advance))
+            cal = asyncio.run(measure_learned(name, items, judge, progress=advance))
         results.append(cal)
         print(format_measurement(cal))
     if args.store:

@@ -67,4 +67,5 @@ def test_bad_named_judges_are_refused(tmp_path, capsys):
     assert main(["judge", "calibrate", "--set", "qags-xsum", "--suite", str(suite), "--judge", "nope"]) == 2
     assert "has no judge 'nope' in judges: (it has faith)" in " ".join(capsys.readouterr().err.split())
     assert main(["judge", "calibrate", "--set", "mtbench-human", "--suite", str(suite), "--judge", "faith"]) == 2
-    assert "mtbench-human is a pairwise set" in " ".join(capsys.readouterr().err.split())
+    err = " ".join(capsys.readouterr().err.split())
+    assert "mtbench-human is a pairwise set; judge 'faith' judges faithfulness" in err

@@ -1,0 +1,345 @@
+"""The lexical faithfulness judge: a logistic regression on how much of an answer its context supports
+word for word, registered as judge kind ``lexical``.  Milliseconds per answer, no model to load.
+
+Why it exists: the MiniLM cross-encoder (:mod:`ragft_eval.judges.learned`), trained on the same data, is
+at chance on the QAGS sets it never saw (ROC AUC 0.49 on CNN/DM), while the share of an answer's words
+and word pairs that its context does not contain ranks QAGS's human labels well (AUC 0.87 for word pairs
+alone on CNN/DM): hallucinated content mostly arrives as words the source never used.  So this judge is a
+handful of such features (:data:`FEATURES`) in a class-balanced logistic regression, fitted on the train
+split of a ``judge train`` config's pairs, its threshold the one of best balanced accuracy on the
+validation split.  It knows nothing of meaning: a faithful paraphrase in new words looks unsupported
+(XSum's one-sentence abstractive summaries are its weak spot; see the README's numbers), and a wrong
+answer made only of the context's own words looks supported.
+
+A suite names it like the learned judge::
+
+    judges:
+      faith: {kind: lexical}                       # the shipped model (model: faithfulness-lexical)
+      mine: {kind: lexical, config: my-judge.yaml} # trained by ragft-eval judge train my-judge.yaml
+
+``faithfulness-lexical`` ships with the package (``faithfulness_lexical.json``, its coefficients and the
+hashes of the pairs it trained on, so a calibration on them is refused), fitted by
+``ragft-eval judge train evals/judge-lexical.yaml`` on the demo corpus's synthetic pairs and FaithBench's
+train split; its calibrations ship in ``calibrations.jsonl``.  A ``config:`` judge is fitted on first use
+(a second or two) and cached under ``cache_dir`` by its data and features.
+
+>>> f = dict(zip(FEATURES, support_features("Exports over 2 GB are split.", "Exports over 2 GB are split.")))
+>>> f["novel_content"], f["novel_bigrams"]
+(0.0, 0.0)
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import ConfigError, LeakageError
+from ..hashing import content_hash
+from ..records import SCHEMA_VERSION
+from ..registry import register
+from ._base import Verdict
+from .pairs import Pair, pairs_hash, text_hash
+
+FORMAT = 1  # bump when the features or their meaning change (the cache key and the identity follow)
+SHIPPED = {"faithfulness-lexical": "faithfulness_lexical.json"}  # built-in model -> package data file
+
+FEATURES = (
+    "novel_content",  # share of the answer's content words (not stop words, 3+ letters) the context lacks
+    "novel_bigrams",  # share of its adjacent word pairs the context lacks (order and combination)
+    "novel_numbers",  # share of its numbers the context lacks
+    "novel_capitalised",  # share of its capitalised words (not the first) the context lacks: names
+    "log_novel_content",  # how many content words are new, not only what share (log 1 + n)
+    "log_novel_numbers",
+    "log_novel_capitalised",
+    "log_length",  # log 1 + the answer's words: long answers add more words by paraphrase alone
+)
+_WORD = re.compile(r"[^\W\d_]+|\d+(?:[.,]\d+)*")
+_STOP = frozenset(
+    "the a an of to in and or is are was were be been for on at by with from that this as it its their his her "
+    "they he she we you not no has have had will would said says can could than then there these those".split()
+)
+
+
+def support_features(context: str, answer: str) -> list[float]:
+    """:data:`FEATURES` of ``answer`` against ``context`` (case-insensitive words; see each feature's note)."""
+    ctx = [w.lower() for w in _WORD.findall(context)]
+    words = _WORD.findall(answer)
+    low = [w.lower() for w in words]
+    known, known_pairs = set(ctx), set(itertools.pairwise(ctx))
+    content = [w for w in low if w not in _STOP and len(w) > 2 and not w[0].isdigit()]
+    numbers = [w for w in low if w[0].isdigit()]
+    capitalised = [w.lower() for i, w in enumerate(words) if i > 0 and w[0].isupper()]
+    bigrams = [b for b in itertools.pairwise(low) if not (b[0] in _STOP and b[1] in _STOP)]
+
+    def new(items: Sequence[Any], seen: set[Any]) -> int:
+        return sum(x not in seen for x in items)
+
+    def share(items: Sequence[Any], seen: set[Any]) -> float:
+        return new(items, seen) / len(items) if items else 0.0
+
+    return [share(content, known), share(bigrams, known_pairs), share(numbers, known), share(capitalised, known),
+            math.log1p(new(content, known)), math.log1p(new(numbers, known)), math.log1p(new(capitalised, known)),
+            math.log1p(len(words))]  # fmt: skip
+
+
+class LexicalModel(BaseModel):
+    """A fitted lexical judge: coefficients per feature, intercept, threshold, and what it was fitted on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    format: int = FORMAT
+    name: str
+    features: tuple[str, ...] = FEATURES
+    coef: tuple[float, ...]
+    intercept: float
+    threshold: float = Field(gt=0, lt=1)
+    data_hash: str  # the train and validation pairs (and features): the model's identity
+    sources: dict[str, dict[str, int]]  # per source, pairs per split and label
+    skipped_sources: tuple[str, ...] = ()
+    validation_balanced_accuracy: float
+    seconds: float = 0.0
+    # the pairs it was fitted or thresholded on, by id and by text (text_hash): calibration on them is refused
+    seen_ids: tuple[str, ...] = ()
+    seen_text_hashes: tuple[str, ...] = ()
+
+    def probability(self, context: str, answer: str) -> float:
+        """P(supported) of ``answer`` by ``context``."""
+        z = self.intercept + sum(c * x for c, x in zip(self.coef, support_features(context, answer), strict=True))
+        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+
+
+def _balanced_accuracy(labels: Sequence[bool], probs: Sequence[float], threshold: float) -> float:
+    recalls = []
+    for cls in (True, False):
+        idx = [i for i, y in enumerate(labels) if y is cls]
+        if idx:
+            recalls.append(sum((probs[i] >= threshold) is cls for i in idx) / len(idx))
+    return sum(recalls) / len(recalls)
+
+
+def fit_lexical(name: str, train: Sequence[Pair], validation: Sequence[Pair], *, sources: dict[str, dict[str, int]],
+                skipped: Sequence[str] = ()) -> LexicalModel:  # fmt: skip
+    """Fit on ``train`` (class-balanced logistic regression, scikit-learn's lbfgs: deterministic), then the
+    threshold of best balanced accuracy on ``validation`` (a grid of 0.01; ties: the lowest)."""
+    from sklearn.linear_model import LogisticRegression
+
+    if len({p.label for p in train}) < 2 or len({p.label for p in validation}) < 2:
+        raise ConfigError("sources: the train and validation splits each need supported and unsupported pairs")
+    t0 = time.perf_counter()
+    fitted = LogisticRegression(class_weight="balanced", max_iter=5000).fit(
+        [support_features(p.context, p.answer) for p in train], [int(p.label) for p in train]
+    )
+    coef, intercept = tuple(float(c) for c in fitted.coef_[0]), float(fitted.intercept_[0])
+    draft = LexicalModel(name=name, coef=coef, intercept=intercept, threshold=0.5, data_hash="", sources=sources,
+                         validation_balanced_accuracy=0.0)  # fmt: skip
+    labels = [p.label for p in validation]
+    probs = [draft.probability(p.context, p.answer) for p in validation]
+    grid = [i / 100 for i in range(1, 100)]
+    best = max(grid, key=lambda t: (_balanced_accuracy(labels, probs, t), -t))
+    seen = [*train, *validation]
+    return LexicalModel(
+        name=name, coef=coef, intercept=intercept, threshold=best,
+        data_hash=content_hash({"train": pairs_hash(list(train)), "validation": pairs_hash(list(validation)),
+                                "features": FEATURES, "format": FORMAT}),
+        sources=sources, skipped_sources=tuple(skipped),
+        validation_balanced_accuracy=round(_balanced_accuracy(labels, probs, best), 4),
+        seconds=round(time.perf_counter() - t0, 3),
+        seen_ids=tuple(sorted(p.id for p in seen)), seen_text_hashes=tuple(sorted({p.text_hash for p in seen})),
+    )  # fmt: skip
+
+
+def train_lexical(cfg: Any, *, force: bool = False) -> tuple[LexicalModel, Path, bool]:
+    """Fit the lexical judge of a ``judge train`` config (a faithfulness ``JudgeTrainConfig``; its ``train``
+    settings are the cross-encoder's and unused here), cached under its ``cache_dir`` by data and features:
+    (model, its file, whether it came from the cache)."""
+    from .training import build_data
+
+    if cfg.task != "faithfulness":
+        raise ConfigError(f"task: the lexical judge judges faithfulness, not {cfg.task}")
+    data = build_data(cfg)
+    train, validation = data.split("train"), data.split("validation")
+    key = content_hash({"train": pairs_hash(train), "validation": pairs_hash(validation), "features": FEATURES,
+                        "format": FORMAT})  # fmt: skip
+    path = cfg.resolve(cfg.cache_dir) / "judges" / f"lexical-{cfg.name}-{key[7:19]}.json"
+    if path.is_file() and not force:
+        return LexicalModel.model_validate_json(path.read_text(encoding="utf-8")), path, True
+    model = fit_lexical(cfg.name, train, validation, sources=data.counts(), skipped=data.skipped)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(model.model_dump_json(), encoding="utf-8")
+    return model, path, False
+
+
+def held_out_sets(cfg: Any) -> dict[str, list[Any]]:
+    """What ``judge train --calibrate`` measures a lexical judge on: each held-out set whole (cross-dataset)
+    and the test split of each source (in-dataset, ``<source>:test``), as faithfulness items."""
+    from .labels import CALIBRATION_SETS, FaithfulnessItem
+    from .training import build_data
+
+    root = cfg.resolve(cfg.datasets)
+    out: dict[str, list[Any]] = {}
+    for name in cfg.held_out:
+        if root.is_dir():
+            out[name] = [it for it in CALIBRATION_SETS[name](root) if it.label is not None]
+    for p in build_data(cfg).split("test"):
+        out.setdefault(f"{p.source}:test", []).append(
+            FaithfulnessItem(id=p.id, source=p.source, context=p.context, answer=p.answer, label=p.label,
+                             category=p.kind))  # fmt: skip
+    return out
+
+
+def is_lexical_config(path: str | Path) -> bool:
+    """True when the ``judge train`` YAML at ``path`` says ``kind: lexical`` (else it trains a cross-encoder)."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False  # the full loader says what is wrong with it
+    return isinstance(raw, dict) and raw.get("kind") == "lexical"
+
+
+def load_lexical_config(path: str | Path) -> Any:
+    """A ``kind: lexical`` judge train YAML as a ``JudgeTrainConfig`` (the same sources, splits, held-out
+    sets and cache as a cross-encoder's); :class:`ConfigError` names the file and key."""
+    import yaml
+    from pydantic import ValidationError
+
+    from ..errors import validation_problems
+    from .training import JudgeTrainConfig
+
+    path = Path(path)
+    if not is_lexical_config(path):
+        raise ConfigError(f"{path}: kind: expected lexical (a lexical judge's train config)")
+    raw = {k: v for k, v in yaml.safe_load(path.read_text(encoding="utf-8")).items() if k != "kind"}
+    try:
+        return JudgeTrainConfig.model_validate({**raw, "base_dir": path.parent.resolve()})
+    except ValidationError as exc:
+        lines = [str(p) for p in validation_problems(exc, str(path), noun="key")]
+        raise ConfigError("invalid judge train config:\n" + "\n".join(lines)) from exc
+
+
+def shipped_model(name: str) -> LexicalModel:
+    """A lexical model that ships with the package, by name (:data:`SHIPPED`)."""
+    if name not in SHIPPED:
+        raise ConfigError(f"judges: model: unknown lexical judge {name!r}; built-in: {sorted(SHIPPED)}, or give "
+                          "config: a judge train YAML")  # fmt: skip
+    raw = resources.files(__package__).joinpath(SHIPPED[name]).read_text(encoding="utf-8")
+    return LexicalModel.model_validate_json(raw)
+
+
+class LexicalJudgeSpec(BaseModel):
+    """A ``judges:`` entry of kind ``lexical``, as recorded."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    kind: Literal["lexical"] = "lexical"
+    model: str = "faithfulness-lexical"
+    config: str | None = None
+    threshold: float | None = Field(default=None, gt=0, lt=1)  # None: the model's (chosen on validation)
+    repeats: Literal[1] = 1  # deterministic
+
+
+@register("judge", "lexical")
+class LexicalJudge:
+    """The lexical faithfulness judge (module docstring).  ``base_dir`` and ``cache_dir`` come from the suite;
+    ``golden_sets`` is accepted (every judge kind is given it) and unused: the shipped model is fixed."""
+
+    capabilities = frozenset({"faithful"})
+    task = "faithfulness"  # what it judges (a learned judge's task may be correctness)
+    client = None  # no generative model
+
+    def __init__(self, *, model: str = "faithfulness-lexical", config: str | None = None,
+                 threshold: float | None = None, base_dir: str | Path = ".", cache_dir: str | Path = ".ragft_cache",
+                 golden_sets: Sequence[str | Path] = ()) -> None:  # fmt: skip
+        self.spec = LexicalJudgeSpec(model=model, config=config, threshold=threshold)
+        self.base_dir, self.cache_dir = Path(base_dir), Path(cache_dir)
+        self._model: LexicalModel | None = None
+        self._lock = threading.Lock()
+
+    def fitted(self) -> LexicalModel:
+        """The model: the shipped one, or the config's (fitted first when the cache has none)."""
+        with self._lock:
+            if self._model is None:
+                if self.spec.config is None:
+                    self._model = shipped_model(self.spec.model)
+                else:
+                    path = Path(self.spec.config).expanduser()
+                    self._model = train_lexical(load_lexical_config(path if path.is_absolute() else
+                                                                    self.base_dir / path))[0]  # fmt: skip
+            return self._model
+
+    async def start(self) -> None:
+        self.fitted()
+
+    @property
+    def threshold(self) -> float:
+        return self.spec.threshold if self.spec.threshold is not None else self.fitted().threshold
+
+    @property
+    def model(self) -> str:
+        return f"lexical:{self.fitted().name}"
+
+    def params(self, repeat: int = 0) -> dict[str, Any]:
+        return {"threshold": self.threshold, "data_hash": self.fitted().data_hash, "repeat": repeat}
+
+    def describe(self) -> dict[str, Any]:
+        """The spec and the fitted model (what calibrations are keyed by, via ``identity_of``)."""
+        m = self.fitted()
+        model = {"kind": "lexical", "name": m.name, "data_hash": m.data_hash, "features": list(m.features),
+                 "format": m.format, "sampling": {}}  # fmt: skip
+        return {"spec": self.spec.model_dump(mode="json"), "model": model}
+
+    def training_note(self) -> str:
+        """Which data fitted this judge, for reports."""
+        m = self.fitted()
+        parts = [f"{source} ({sum(v for k, v in counts.items() if k.startswith(('train_', 'validation_')))})"
+                 for source, counts in sorted(m.sources.items())]  # fmt: skip
+        skipped = f"; skipped: {', '.join(m.skipped_sources)}" if m.skipped_sources else ""
+        return f"lexical judge {m.name} fitted on {', '.join(parts)}{skipped}"
+
+    def check_not_trained_on(self, items: Iterable[Any]) -> None:
+        """Refuse (:class:`LeakageError`) items the judge was fitted or thresholded on, by id or by text."""
+        m = self.fitted()
+        ids, texts = set(m.seen_ids), set(m.seen_text_hashes)
+        leaks = [(it.id, it.id) for it in items if it.id in ids or text_hash(it.context, it.answer) in texts]
+        if leaks:
+            raise LeakageError(leaks)
+
+    async def faithful(self, *, context: str, answer: str, repeat: int = 0) -> Verdict:
+        t0 = time.perf_counter()
+        p = self.fitted().probability(context, answer)
+        feats = dict(zip(FEATURES, (round(x, 4) for x in support_features(context, answer)), strict=True))
+        return Verdict(
+            status="ok", score=p, raw_score=p, label="yes" if p >= self.threshold else "no",
+            reason=f"new content words {feats['novel_content']:.0%}, new word pairs {feats['novel_bigrams']:.0%}",
+            raw=json.dumps(feats), judge_model=self.model, template_hash=self.fitted().data_hash,
+            params=self.params(repeat), latency_s=time.perf_counter() - t0,
+        )  # fmt: skip
+
+    def _unsupported(self, call: str) -> Verdict:
+        return Verdict(status="error", judge_model=self.model,
+                       problem=f"the lexical judge judges faithfulness only, not {call}")  # fmt: skip
+
+    async def grade(self, *, question: str, answer: str, reference: str, rubric: str, repeat: int = 0) -> Verdict:
+        return self._unsupported("grade")
+
+    async def style(self, *, question: str, answer: str, rubric: str, repeat: int = 0) -> Verdict:
+        return self._unsupported("style")
+
+    async def pairwise(self, *, question: str, answer_a: str, answer_b: str, repeat: int = 0) -> Verdict:
+        return self._unsupported("pairwise")
+
+    async def hallucinated(self, *, question: str, answer: str, repeat: int = 0) -> Verdict:
+        return self._unsupported("hallucinated")
