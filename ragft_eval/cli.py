@@ -314,8 +314,8 @@ def _train_lexical(args: argparse.Namespace) -> int:
     """``judge train`` of a ``kind: lexical`` config: fit (or load) it, then measure it like a learned judge."""
     import asyncio
 
-    from .judges.lexical import LexicalJudge, held_out_sets, load_lexical_config, train_lexical
-    from .judges.measure import format_measurement, measure_faithfulness
+    from .judges.lexical import LexicalJudge, load_lexical_config, train_lexical
+    from .judges.measure import format_measurement, held_out_sets, measure_learned
 
     cfg = load_lexical_config(args.config)
     model, path, cached = train_lexical(cfg, force=args.force)
@@ -332,9 +332,9 @@ def _train_lexical(args: argparse.Namespace) -> int:
         return ExitCode.OK
     judge = LexicalJudge(config=str(Path(args.config).resolve()))
     results = []
-    for name, items in held_out_sets(cfg).items():
+    for name, items in held_out_sets(cfg, cfg.resolve(cfg.datasets)).items():
         t0 = time.perf_counter()
-        cal = asyncio.run(measure_faithfulness(name, items, judge))
+        cal = asyncio.run(measure_learned(name, items, judge))
         per_item = (time.perf_counter() - t0) / max(1, len(items)) * 1000
         results.append(cal)
         print(f"{format_measurement(cal)}; {per_item:.1f} ms per item")

@@ -102,3 +102,27 @@ class Judge(Protocol):
     async def pairwise(self, *, question: str, answer_a: str, answer_b: str, repeat: int = 0) -> Verdict: ...
 
     async def faithful(self, *, context: str, answer: str, repeat: int = 0) -> Verdict: ...
+
+
+class NarrowJudge:
+    """The :class:`Judge` calls for a judge that makes one kind of judgment (a trained faithfulness judge,
+    a grader): every call it does not override returns an ``error`` verdict naming what it judges
+    (``unsupported``), never a made-up score."""
+
+    def unsupported(self, call: str) -> Verdict:
+        raise NotImplementedError
+
+    async def grade(self, *, question: str, answer: str, reference: str, rubric: str, repeat: int = 0) -> Verdict:
+        return self.unsupported("grade")
+
+    async def style(self, *, question: str, answer: str, rubric: str, repeat: int = 0) -> Verdict:
+        return self.unsupported("style")
+
+    async def pairwise(self, *, question: str, answer_a: str, answer_b: str, repeat: int = 0) -> Verdict:
+        return self.unsupported("pairwise")
+
+    async def faithful(self, *, context: str, answer: str, repeat: int = 0) -> Verdict:
+        return self.unsupported("faithfulness")
+
+    async def hallucinated(self, *, question: str, answer: str, repeat: int = 0) -> Verdict:
+        return self.unsupported("hallucinated")

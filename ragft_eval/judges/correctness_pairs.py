@@ -34,7 +34,7 @@ import hashlib
 import json
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -49,6 +49,7 @@ from .pairs import (
     swap_entity,
     swap_number,
     swap_unit,
+    text_hash,
 )
 
 if TYPE_CHECKING:
@@ -83,6 +84,31 @@ _DIGIT = re.compile(r"\d")
 def grader_context(question: str, reference: str) -> str:
     """The cross-encoder's first segment for grading: the question, then the reference."""
     return f"Question: {question.strip()}\nReference answer: {reference.strip()}"
+
+
+def split_grader_context(context: str) -> tuple[str, str]:
+    """(question, reference) of a :func:`grader_context`: what a lexical grader reads of a training pair."""
+    head, _, reference = context.partition("\nReference answer: ")
+    return head.removeprefix("Question: "), reference
+
+
+def trained_on(items: Iterable[Any], *, ids: set[str], texts: set[str], questions: set[str],
+               correctness: bool) -> list[tuple[str, str]]:  # fmt: skip
+    """The (id, id) of each item a judge trained on: by id, or by text (``text_hash`` of its context and
+    answer); a grader's items (``question``, ``context`` the reference, and ``answer`` or ``answer_a`` /
+    ``answer_b``) also by question (``question_hash``).  What ``check_not_trained_on`` refuses."""
+
+    def seen(it: Any) -> bool:
+        if it.id in ids:
+            return True
+        if not correctness:
+            return text_hash(it.context, it.answer) in texts
+        if question_hash(it.question) in questions:
+            return True
+        answers = [a for a in (getattr(it, n, None) for n in ("answer", "answer_a", "answer_b")) if a is not None]
+        return any(text_hash(grader_context(it.question, it.context or ""), a) in texts for a in answers)
+
+    return [(it.id, it.id) for it in items if seen(it)]
 
 
 def reference_of(case: Case) -> str | None:

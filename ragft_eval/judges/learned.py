@@ -51,10 +51,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import ConfigError, LeakageError
 from ..records import SCHEMA_VERSION
 from ..registry import register
-from ._base import Verdict
-from .correctness_pairs import grader_context, question_hash
+from ._base import NarrowJudge, Verdict
+from .correctness_pairs import grader_context, trained_on
 from .crossencoder import CrossEncoder
-from .pairs import text_hash
 from .training import (
     CorrectnessSource,
     JudgeArtifact,
@@ -101,7 +100,7 @@ class LearnedJudgeSpec(BaseModel):
 
 
 @register("judge", "learned")
-class LearnedJudge:
+class LearnedJudge(NarrowJudge):
     """A trained cross-encoder judging (context, answer) -> P(supported), or (question, reference,
     answer) -> P(correct); see the module docstring.
 
@@ -206,21 +205,9 @@ class LearnedJudge:
         grader also refuses an item whose question it trained on (items with ``question``, ``context`` the
         reference, and ``answer`` or ``answer_a`` / ``answer_b``)."""
         record = self.artifact().record
-        ids, texts = set(record["seen_ids"]), set(record["seen_text_hashes"])
-        questions = set(record.get("seen_question_hashes", ()))
-        correctness = self.task == "correctness"
-
-        def seen(it: Any) -> bool:
-            if it.id in ids:
-                return True
-            if not correctness:
-                return text_hash(it.context, it.answer) in texts
-            if question_hash(it.question) in questions:
-                return True
-            answers = [a for a in (getattr(it, n, None) for n in ("answer", "answer_a", "answer_b")) if a is not None]
-            return any(text_hash(grader_context(it.question, it.context or ""), a) in texts for a in answers)
-
-        leaks = [(it.id, it.id) for it in items if seen(it)]
+        leaks = trained_on(items, ids=set(record["seen_ids"]), texts=set(record["seen_text_hashes"]),
+                           questions=set(record.get("seen_question_hashes", ())),
+                           correctness=self.task == "correctness")  # fmt: skip
         if leaks:
             raise LeakageError(leaks)
 
@@ -235,6 +222,11 @@ class LearnedJudge:
         return f"learned judge {rec['name']} trained on {', '.join(parts)}{skipped}"
 
     # ------------------------------------------------------------ the Judge protocol
+
+    @property
+    def template_hash(self) -> str:
+        """What stands for a prompt template in its verdicts: the trained artifact's key."""
+        return self.artifact().key
 
     @property
     def model(self) -> str:
@@ -274,7 +266,7 @@ class LearnedJudge:
 
     async def faithful(self, *, context: str, answer: str, repeat: int = 0) -> Verdict:
         if self.task != "faithfulness":
-            return self._unsupported("faithful")
+            return self.unsupported("faithful")
         t0 = time.perf_counter()
         try:
             p, probs = await asyncio.to_thread(self.judge_window_probabilities, context, answer)
@@ -291,14 +283,14 @@ class LearnedJudge:
             latency_s=time.perf_counter() - t0,
         )  # fmt: skip
 
-    def _unsupported(self, call: str) -> Verdict:
+    def unsupported(self, call: str) -> Verdict:
         problem = f"the learned judge {self.spec.model!r} judges {self.task} only, not {call}"
         return Verdict(status="error", judge_model=self.model, problem=problem)
 
     async def grade(self, *, question: str, answer: str, reference: str, rubric: str, repeat: int = 0) -> Verdict:
         """P(correct) of ``answer`` given ``question`` and ``reference`` as the score; ``rubric`` is not read."""
         if self.task != "correctness":
-            return self._unsupported("grade")
+            return self.unsupported("grade")
         t0 = time.perf_counter()
         try:
             p = await asyncio.to_thread(self.correct_probability, question, reference, answer)
@@ -314,12 +306,3 @@ class LearnedJudge:
             judge_model=self.model, template_hash=self.artifact().key, params=self.params(repeat),
             latency_s=time.perf_counter() - t0,
         )  # fmt: skip
-
-    async def style(self, *, question: str, answer: str, rubric: str, repeat: int = 0) -> Verdict:
-        return self._unsupported("style")
-
-    async def pairwise(self, *, question: str, answer_a: str, answer_b: str, repeat: int = 0) -> Verdict:
-        return self._unsupported("pairwise")
-
-    async def hallucinated(self, *, question: str, answer: str, repeat: int = 0) -> Verdict:
-        return self._unsupported("hallucinated")

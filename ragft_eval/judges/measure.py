@@ -137,12 +137,17 @@ def measurement_sets(judge: LearnedJudge, root: Any) -> dict[str, list[Any]]:
     """What ``judge train --calibrate`` measures: each held-out set whole (cross-dataset), and the test
     split of each training source (in-dataset), by name (``<source>:test``); for a grader, each held-out
     correctness set whole (its pairwise items, for :func:`measure_correctness`)."""
+    return held_out_sets(judge.train_config(), root, test_ids=set(judge.artifact().record["test_ids"]))
+
+
+def held_out_sets(cfg: Any, root: Any, *, test_ids: set[str] | None = None) -> dict[str, list[Any]]:
+    """:func:`measurement_sets` of a ``judge train`` config: the test pairs are those of ``test_ids`` (what
+    a trained artifact recorded), or the config's test split."""
     from pathlib import Path
 
     from .labels import CALIBRATION_SETS
     from .training import build_data
 
-    cfg = judge.train_config()
     root = Path(root)
     if cfg.task == "correctness":
         return {name: CALIBRATION_SETS[name](root) for name in cfg.held_out if root.is_dir()}
@@ -150,9 +155,8 @@ def measurement_sets(judge: LearnedJudge, root: Any) -> dict[str, list[Any]]:
     for name in cfg.held_out:
         if root.is_dir():
             out[name] = [it for it in CALIBRATION_SETS[name](root) if it.label is not None]
-    test_ids = set(judge.artifact().record["test_ids"])
     for p in build_data(cfg).pairs:
-        if p.id in test_ids:
+        if p.id in test_ids if test_ids is not None else p.split == "test":
             item = FaithfulnessItem(id=p.id, source=p.source, context=p.context, answer=p.answer, label=p.label,
                                     category=p.kind)  # fmt: skip
             out.setdefault(f"{p.source}:test", []).append(item)
@@ -263,7 +267,7 @@ async def measure_correctness(
     }  # fmt: skip
     return Calibration(
         set=name, kind="correctness", judge_model=judge.model, judge_identity=judge_identity(judge),
-        template_hash=judge.artifact().key, params=judge.params(0), sample=None, seed=seed, n_items=len(items),
+        template_hash=judge.template_hash, params=judge.params(0), sample=None, seed=seed, n_items=len(items),
         n_usable=len(human), agreement=agreement(human, judged),
         agreement_ci=bootstrap_ci(human, judged, agreement, seed=seed), kappa=kappa(human, judged),
         kappa_ci=bootstrap_ci(human, judged, kappa, seed=seed), confusion=confusion, extra=extra,

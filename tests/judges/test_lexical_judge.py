@@ -16,6 +16,7 @@ import yaml
 from ragft_eval.errors import ConfigError, LeakageError
 from ragft_eval.evaluate import run
 from ragft_eval.judges.calibration import identity_of, shipped_calibrations
+from ragft_eval.judges.correctness_pairs import NO_ANSWER_REFERENCE
 from ragft_eval.judges.labels import FaithfulnessItem
 from ragft_eval.judges.lexical import (
     FEATURES,
@@ -127,3 +128,37 @@ def test_a_run_scores_faithfulness_with_it_unflagged(tmp_path):
     assert "faithfulness" not in s.metric_flags  # the shipped QAGS calibrations say it is better than chance
     assert {c["set"] for c in s.judge_calibrations} == {"qags-cnndm", "qags-xsum"}
     assert any(n.startswith("judge faith: lexical judge faithfulness-lexical fitted on") for n in run_notes(s))
+
+
+# ---------------------------------------------------------------- the lexical grader (correctness-lexical)
+
+NO_ANSWER = NO_ANSWER_REFERENCE  # what judge_grade sends for an unanswerable case
+
+
+def grade(judge: LexicalJudge, answer: str, reference: str = "15 minutes", question: str = "How long?") -> float:
+    v = asyncio.run(judge.grade(question=question, answer=answer, reference=reference, rubric=""))
+    assert v.status == "ok" and v.judge_model == "lexical:correctness-lexical"
+    return v.score
+
+
+def test_the_shipped_grader_prefers_the_reference_to_a_near_miss_and_declining_when_there_is_no_answer():
+    judge = LexicalJudge(model="correctness-lexical")
+    assert judge.task == "correctness" and judge.capabilities == frozenset({"grade"})
+    right = grade(judge, "Cursors stay valid for 15 minutes.")
+    wrong = grade(judge, "Cursors stay valid for 45 minutes.")
+    assert right > judge.threshold > wrong
+    assert grade(judge, "I don't know.", NO_ANSWER) > judge.threshold > grade(judge, "About 15 minutes.", NO_ANSWER)
+    assert asyncio.run(judge.faithful(context="c", answer="a")).status == "error"  # a grader only grades
+    identity = identity_of(judge.describe())
+    (cal,) = [c for c in shipped_calibrations() if c["judge_identity"] == identity]
+    assert cal["set"] == "ragchecker" and cal["kind"] == "correctness" and cal["kappa_ci"][0] > 0
+    assert cal["extra"]["baseline"]["agreement"] > 0.7  # token F1 on the same pairs, shown beside it
+
+
+@pytest.mark.skipif(not (DATASETS / "clapnq").is_dir(), reason=f"needs ClapNQ and HotpotQA in {DATASETS}")
+def test_the_shipped_grader_is_what_its_config_fits(tmp_path):
+    cfg = load_lexical_config(ROOT / "evals" / "judge-grader-lexical.yaml")
+    model, _, cached = train_lexical(cfg.model_copy(update={"cache_dir": str(tmp_path)}))
+    shipped = shipped_model("correctness-lexical")
+    assert not cached and model.data_hash == shipped.data_hash and model.task == "correctness"
+    assert model.coef == pytest.approx(shipped.coef, abs=1e-9) and model.threshold == shipped.threshold
