@@ -52,6 +52,7 @@ from .runner import (
     Hook,
     Hooks,
     LocalExecutor,
+    Phase,
     ProgressHook,
     RunEnd,
     RunStart,
@@ -264,13 +265,16 @@ async def run_async(
             judge = JudgeClient(await models.get(judge_spec.model, role="judge"), judge_spec)
         ctx = RunContext(base_dir=suite.base_dir, golden_sets=golden_sets, cache_dir=cache_dir, models=models,
                          retrievers=retrievers)  # fmt: skip
-        for system in built.values():
+        timing = RunTiming(run_id=run_id, observers=observers)
+        for name, system in built.items():
             stack.push_async_callback(system.close)
-            await system.start(ctx)
+            with timing.phase("start", name):
+                await system.start(ctx)
         named = named_judges(metrics)
-        for named_judge in named.values():  # a learned judge trains (or loads) here, once, before the cases
+        for judge_name, named_judge in named.items():  # a learned judge trains (or loads) here, once
             if start := getattr(named_judge, "start", None):
-                await start()
+                with timing.phase("start", f"judge {judge_name}"):
+                    await start()
         manifest = build_manifest(
             run_id=run_id, now=clock(), suite=suite, golden_sets=golden_sets, cases=cases,
             selection=selection, systems=built, retrievers=retrievers.describe(), metrics=described,
@@ -305,16 +309,19 @@ async def run_async(
             observers.on_case_end(CaseEnd(run_id=run_id, system=item.system, golden_set=item.golden_set.name,
                                           case_id=item.case.id, failed=response.failed, latency_s=response.latency_s,
                                           statuses={r.metric: r.status for r in results}))  # fmt: skip
+            timing.answered(item.system, response.latency_s)
 
         started = time.monotonic()
         observers.on_run_start(RunStart(run_id=run_id, suite=suite.name, planned=plan.counts(),
                                         already_done=len(done), resumed=resume is not None))  # fmt: skip
         try:
-            await (executor or LocalExecutor(concurrency=suite.concurrency)).execute(
-                plan, finish, timeout_s=suite.timeout_s
-            )
+            with timing.phase("answer"):
+                await (executor or LocalExecutor(concurrency=suite.concurrency)).execute(
+                    plan, finish, timeout_s=suite.timeout_s
+                )
             records = {name: s.records for name, s in built.items()}
-            await _score_pairwise(db, run_id, metrics, golden_sets, judge, records, suite.concurrency)
+            with timing.phase("pairwise"):
+                await _score_pairwise(db, run_id, metrics, golden_sets, judge, records, suite.concurrency)
         except BaseException as exc:  # the store keeps what finished; the run stays resumable
             observers.on_run_end(RunEnd(run_id=run_id, status="failed", seconds=time.monotonic() - started,
                                         reason=f"{type(exc).__name__}: {exc}"))  # fmt: skip
@@ -325,6 +332,9 @@ async def run_async(
         work = [w.priced(rate).model_dump(mode="json") for w in [*ctx.one_time, *retrievers.work]]
         db.put_artifact(f"one_time:{run_id}:{clock().astimezone(UTC).isoformat(timespec='seconds')}", "one_time",
                         {"run_id": run_id, "usd_per_hour": rate, "work": work})  # fmt: skip
+        # where this leg's time went (the report's "time" line; one record per leg)
+        db.put_artifact(f"timing:{run_id}:{clock().astimezone(UTC).isoformat(timespec='seconds')}", "timing",
+                        timing.record())  # fmt: skip
         # what the run did to each endpoint (calls, attempts, throttling, a tripped breaker): the run log
         db.put_artifact(f"endpoints:{run_id}:{clock().astimezone(UTC).isoformat(timespec='seconds')}", "endpoints",
                         {"run_id": run_id, "endpoints": models.endpoint_summaries()})  # fmt: skip
@@ -336,6 +346,41 @@ async def run_async(
     evidence = build_evidence(summary, golden_sets)
     report_dir = write_report(summary, reports_root / run_id, gates, evidence)
     return RunResult(summary=summary, gates=gates, report_dir=report_dir, evidence=evidence)
+
+
+class RunTiming:
+    """Where a run's time goes: each phase timed (``phase``, which also tells the hooks as it begins and
+    ends), and per system the answers and the model time they took (``answered``)."""
+
+    def __init__(self, *, run_id: str, observers: Hooks):
+        self.run_id, self.observers = run_id, observers
+        self.phases: list[dict[str, Any]] = []
+        self.systems: dict[str, dict[str, float]] = {}
+        self._t0 = time.monotonic()
+
+    @contextlib.contextmanager
+    def phase(self, name: str, detail: str = ""):
+        self.observers.on_phase(Phase(run_id=self.run_id, name=name, detail=detail))
+        t0 = time.monotonic()
+        try:
+            yield
+        finally:
+            seconds = round(time.monotonic() - t0, 3)
+            self.phases.append({"phase": name, "detail": detail, "seconds": seconds})
+            self.observers.on_phase(Phase(run_id=self.run_id, name=name, detail=detail, seconds=seconds))
+
+    def answered(self, system: str, latency_s: float | None) -> None:
+        row = self.systems.setdefault(system, {"answers": 0, "model_s": 0.0, "unmeasured": 0, "last_s": 0.0})
+        row["answers"] += 1
+        if latency_s is None:
+            row["unmeasured"] += 1  # a batched or replayed answer without a latency
+        else:
+            row["model_s"] = round(row["model_s"] + latency_s, 3)
+        row["last_s"] = round(time.monotonic() - self._t0, 3)  # when its last answer came, from the run's start
+
+    def record(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "phases": self.phases, "systems": self.systems,
+                "total_s": round(time.monotonic() - self._t0, 3)}  # fmt: skip
 
 
 def named_judge_record(judge: Judge) -> dict[str, Any]:

@@ -27,6 +27,7 @@ def run_notes(result: RunSummary, gates: Sequence[GateResult] = ()) -> list[str]
     notes += [g.message for g in gates if not g.passed]
     notes += endpoint_notes(result)
     notes += one_time_notes(result)
+    notes += timing_notes(result)
     notes += judge_notes(result)
     notes += refusal_notes(result)
     notes += ppi_notes(result)
@@ -82,6 +83,45 @@ def endpoint_notes(result: RunSummary) -> list[str]:
             lines.append(f"endpoint {e['endpoint']}: {e.get('calls', 0)} calls, {retried} retried attempts, "
                          f"{limit.get('throttled', 0)} throttled (429); concurrency limit {limit.get('min_limit')}"
                          f"-{limit.get('max_limit')} of {limit.get('cap')}")  # fmt: skip
+    return lines
+
+
+def timing_notes(result: RunSummary) -> list[str]:
+    """Where the latest leg's time went: starting the systems (fine-tunes, indexes, threshold searches),
+    answering (each system's model time and answers), pairwise judging, and each judged metric's judge time
+    as its verdicts recorded it."""
+    if not result.timing:
+        return []
+    leg = result.timing[-1]
+    starts = [p for p in leg["phases"] if p["phase"] == "start"]
+    started = sum(p["seconds"] for p in starts)
+    parts = [f"total {leg['total_s']:.1f} s"]
+    if starts:
+        slow = sorted(starts, key=lambda p: -p["seconds"])[:3]
+        parts.append(f"starting systems {started:.1f} s ("
+                     + ", ".join(f"{p['detail']} {p['seconds']:.1f} s" for p in slow) + ")")  # fmt: skip
+    for name in ("answer", "pairwise"):
+        for p in leg["phases"]:
+            if p["phase"] == name and (name == "answer" or p["seconds"] >= 0.05):
+                parts.append(f"{'answering and scoring' if name == 'answer' else 'pairwise judging'} "
+                             f"{p['seconds']:.1f} s")  # fmt: skip
+    lines = [f"time{' (latest leg)' if len(result.timing) > 1 else ''}: " + "; ".join(parts)]
+    systems = leg.get("systems") or {}
+    if systems:
+        per = [f"{s} {row['model_s']:.1f} s for {row['answers']} answers" for s, row in sorted(systems.items())]
+        lines.append("model time per system (as each answer recorded it; a cached answer keeps its first call's): "
+                     + ", ".join(per))  # fmt: skip
+    judged: dict[str, list[float]] = {}
+    for cr in result.results:
+        for m in cr.results:
+            if m.metric in result.judged_metrics:
+                for v in m.details.get("verdicts", ()):
+                    if isinstance(v, dict) and v.get("latency_s") is not None:
+                        judged.setdefault(m.metric, []).append(v["latency_s"])
+    if judged:
+        lines.append("judge time as the verdicts recorded it: " + ", ".join(
+            f"{m} {sum(t):.2f} s for {len(t)} ({sum(t) / len(t) * 1000:.1f} ms each)"
+            for m, t in sorted(judged.items())))  # fmt: skip
     return lines
 
 

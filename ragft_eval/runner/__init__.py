@@ -3,7 +3,7 @@ the manifest, and hooks that follow a run."""
 
 from .answering import answer_case
 from .executor import Executor, LocalExecutor
-from .hooks import BaseHook, CaseEnd, Hook, Hooks, ProgressHook, RunEnd, RunStart
+from .hooks import BaseHook, CaseEnd, Hook, Hooks, Phase, ProgressHook, RunEnd, RunStart
 from .manifest import build_manifest, case_hash, manifest_diff, resume_conflicts
 from .plan import Plan, Selection, WorkItem, build_plan, build_systems
 from .ray_executor import RayExecutor, build_executor
@@ -17,6 +17,7 @@ __all__ = [
     "Hooks",
     "LocalExecutor",
     "MetricSpec",
+    "Phase",
     "Plan",
     "ProgressHook",
     "RayExecutor",

@@ -2,8 +2,11 @@
 page or a cluster driver.
 
 A hook implements any of ``on_run_start(RunStart)``, ``on_case_end(CaseEnd)`` and ``on_run_end(RunEnd)``
-(:class:`Hook`; :class:`BaseHook` gives no-op defaults).  Events are frozen dataclasses, so fields can be
-added without breaking a hook.  A hook observes; it cannot change what is scored or stored.
+(:class:`Hook`; :class:`BaseHook` gives no-op defaults), and may implement ``on_phase(Phase)``: the run's
+phases before and after the cases (each system's start: a fine-tune, index builds, a threshold search;
+then answering; pairwise judging), each once as it begins and once as it ends with its seconds.  Events
+are frozen dataclasses, so fields can be added without breaking a hook.  A hook observes; it cannot
+change what is scored or stored.
 """
 
 from __future__ import annotations
@@ -61,6 +64,18 @@ class RunEnd:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class Phase:
+    """A phase of the run begins (``seconds`` None) or ends (``seconds`` it took): ``name`` is ``start``
+    (``detail``: the system started), ``answer`` (every case answered, scored and stored) or ``pairwise``
+    (metrics judged against a baseline's answers)."""
+
+    run_id: str
+    name: str
+    detail: str = ""
+    seconds: float | None = None
+
+
 @runtime_checkable
 class Hook(Protocol):
     def on_run_start(self, event: RunStart) -> None: ...
@@ -82,6 +97,9 @@ class BaseHook:
     def on_run_end(self, event: RunEnd) -> None:
         return None
 
+    def on_phase(self, event: Phase) -> None:
+        return None
+
 
 class Hooks(BaseHook):
     """Several hooks as one, called in order."""
@@ -101,6 +119,11 @@ class Hooks(BaseHook):
         for h in self.hooks:
             h.on_run_end(event)
 
+    def on_phase(self, event: Phase) -> None:
+        for h in self.hooks:
+            if (follow := getattr(h, "on_phase", None)) is not None:  # optional: older hooks lack it
+                follow(event)
+
 
 class AnswersPerMinute(ProgressColumn):
     """A system's answers per minute so far (rich's own speed, per minute: answers take seconds)."""
@@ -119,6 +142,13 @@ class ProgressHook(BaseHook):
                             AnswersPerMinute(), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
                             transient=False, **progress)  # fmt: skip
         self._tasks: dict[str, TaskID] = {}
+
+    def on_phase(self, event: Phase) -> None:
+        # the phases before the bar (a fine-tune or a threshold search takes minutes): say what is going on
+        if event.name == "start":
+            what = event.detail if event.detail.startswith("judge ") else f"system {event.detail}"
+            said = f"starting {what}" if event.seconds is None else f"started {what} in {event.seconds:.1f} s"
+            self.bar.console.print(Text(said, style="dim"))
 
     def on_run_start(self, event: RunStart) -> None:
         self.bar.start()

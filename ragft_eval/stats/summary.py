@@ -53,6 +53,8 @@ class RunSummary(BaseModel):
     one_time: tuple[dict[str, Any], ...] = ()
     # PPI++ estimates of judged metrics from the run's human labels (stats.human_labels.ppi_estimates)
     ppi: tuple[dict[str, Any], ...] = ()
+    # where each leg's time went (evaluate.RunTiming records: phases, answers and model time per system)
+    timing: tuple[dict[str, Any], ...] = ()
 
     @property
     def run_id(self) -> str:
@@ -128,5 +130,6 @@ def build_summary(store: Store, run_id: str) -> RunSummary:
         metric_flags=metric_flags,
         endpoints=tuple(legs[-1]["endpoints"]) if legs else (),
         ppi=tuple(ppi_estimates(results, labels, judged=judged)) if labels else (),
+        timing=tuple(r for r in store.artifacts("timing") if r.get("run_id") == run_id),
         one_time=tuple(w for leg in store.artifacts("one_time") if leg.get("run_id") == run_id for w in leg["work"]),
     )
