@@ -389,13 +389,22 @@ class LexicalJudge(NarrowJudge):
         if self.task != "faithfulness":
             return self.unsupported("faithfulness")
         t0 = time.perf_counter()
-        p = self.fitted().probability(context, answer)
-        feats = dict(zip(FEATURES, (round(x, 4) for x in support_features(context, answer)), strict=True))
+        return self._verdict(support_features(context, answer), ("yes", "no"), t0, repeat)
+
+    def _verdict(self, features: list[float], labels: tuple[str, str], t0: float, repeat: int) -> Verdict:
+        """The verdict of a feature vector: P as the score, ``labels`` (at/above, below the threshold), the
+        features rounded as the raw output and the two that say most as the reason."""
+        m = self.fitted()
+        p = m.of_features(features)
+        shown = dict(zip(m.features, (round(x, 4) for x in features), strict=True))
+        if m.task == "correctness":
+            reason = f"reference words said {shown['reference_recall']:.0%}, token F1 {shown['token_f1']:.2f}"
+        else:
+            reason = f"new content words {shown['novel_content']:.0%}, new word pairs {shown['novel_bigrams']:.0%}"
         return Verdict(
-            status="ok", score=p, raw_score=p, label="yes" if p >= self.threshold else "no",
-            reason=f"new content words {feats['novel_content']:.0%}, new word pairs {feats['novel_bigrams']:.0%}",
-            raw=json.dumps(feats), judge_model=self.model, template_hash=self.fitted().data_hash,
-            params=self.params(repeat), latency_s=time.perf_counter() - t0,
+            status="ok", score=p, raw_score=p, label=labels[0] if p >= self.threshold else labels[1], reason=reason,
+            raw=json.dumps(shown), judge_model=self.model, template_hash=m.data_hash, params=self.params(repeat),
+            latency_s=time.perf_counter() - t0,
         )  # fmt: skip
 
     def unsupported(self, call: str) -> Verdict:
@@ -408,12 +417,4 @@ class LexicalJudge(NarrowJudge):
         if self.task != "correctness":
             return self.unsupported("grade")
         t0 = time.perf_counter()
-        feats = grade_features(question, reference, answer)
-        p = self.fitted().of_features(feats)
-        shown = dict(zip(GRADE_FEATURES, (round(x, 4) for x in feats), strict=True))
-        return Verdict(
-            status="ok", score=p, raw_score=p, label="pass" if p >= self.threshold else "fail",
-            reason=f"reference words said {shown['reference_recall']:.0%}, token F1 {shown['token_f1']:.2f}",
-            raw=json.dumps(shown), judge_model=self.model, template_hash=self.fitted().data_hash,
-            params=self.params(repeat), latency_s=time.perf_counter() - t0,
-        )  # fmt: skip
+        return self._verdict(grade_features(question, reference, answer), ("pass", "fail"), t0, repeat)
