@@ -107,10 +107,14 @@ class Judge(Protocol):
 class NarrowJudge:
     """The :class:`Judge` calls for a judge that makes one kind of judgment (a trained faithfulness judge,
     a grader): every call it does not override returns an ``error`` verdict naming what it judges
-    (``unsupported``), never a made-up score."""
+    (:meth:`unsupported`), never a made-up score.  A subclass has ``model`` and ``task``."""
+
+    model: str
+    task: str
 
     def unsupported(self, call: str) -> Verdict:
-        raise NotImplementedError
+        problem = f"the judge {self.model} judges {self.task} only, not {call}"
+        return Verdict(status="error", judge_model=self.model, problem=problem)
 
     async def grade(self, *, question: str, answer: str, reference: str, rubric: str, repeat: int = 0) -> Verdict:
         return self.unsupported("grade")

@@ -283,10 +283,6 @@ class LearnedJudge(NarrowJudge):
             latency_s=time.perf_counter() - t0,
         )  # fmt: skip
 
-    def unsupported(self, call: str) -> Verdict:
-        problem = f"the learned judge {self.spec.model!r} judges {self.task} only, not {call}"
-        return Verdict(status="error", judge_model=self.model, problem=problem)
-
     async def grade(self, *, question: str, answer: str, reference: str, rubric: str, repeat: int = 0) -> Verdict:
         """P(correct) of ``answer`` given ``question`` and ``reference`` as the score; ``rubric`` is not read."""
         if self.task != "correctness":

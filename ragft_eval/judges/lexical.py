@@ -169,16 +169,10 @@ class LexicalModel(BaseModel):
     seen_question_hashes: tuple[str, ...] = ()  # a grader's: the questions it was fitted on
 
     def of_features(self, features: Sequence[float]) -> float:
+        """P(supported), or P(correct) for a grader, of one feature vector (:data:`FEATURES` or
+        :data:`GRADE_FEATURES`)."""
         z = self.intercept + sum(c * x for c, x in zip(self.coef, features, strict=True))
         return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
-
-    def probability(self, context: str, answer: str) -> float:
-        """P(supported) of ``answer`` by ``context`` (a faithfulness model)."""
-        return self.of_features(support_features(context, answer))
-
-    def correct_probability(self, question: str, reference: str, candidate: str) -> float:
-        """P(correct) of ``candidate`` against ``reference`` (a grader)."""
-        return self.of_features(grade_features(question, reference, candidate))
 
 
 def _balanced_accuracy(labels: Sequence[bool], probs: Sequence[float], threshold: float) -> float:
@@ -406,10 +400,6 @@ class LexicalJudge(NarrowJudge):
             raw=json.dumps(shown), judge_model=self.model, template_hash=m.data_hash, params=self.params(repeat),
             latency_s=time.perf_counter() - t0,
         )  # fmt: skip
-
-    def unsupported(self, call: str) -> Verdict:
-        problem = f"the lexical judge {self.fitted().name} judges {self.task} only, not {call}"
-        return Verdict(status="error", judge_model=self.model, problem=problem)
 
     async def grade(self, *, question: str, answer: str, reference: str, rubric: str, repeat: int = 0) -> Verdict:
         """P(correct) of ``answer`` against ``reference`` as the score (``judge_grade``'s value); the rubric

@@ -9,6 +9,7 @@ migrations, leases, reading a run back in pages, bulk import, the JSON test in `
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -31,22 +32,25 @@ class Executes(Protocol):
     def executemany(self, sql: str, params: Sequence[Sequence[Any]], /) -> Any: ...
 
 
-class SqlStore:
-    """The shared part of a SQL run store (a mixin: the backend implements the three hooks)."""
+class SqlStore(ABC):
+    """The shared part of a SQL run store (the backend implements the three abstract hooks)."""
 
     mark: ClassVar[str] = "?"  # the driver's parameter placeholder
     # the artifact rows of a run that ``delete_run`` removes, as a WHERE clause with three marks
     # (run id, run id, run id): the backend's JSON access differs
     run_artifacts: ClassVar[str]
 
+    @abstractmethod
     def _transaction(self) -> AbstractContextManager[Executes]:
-        raise NotImplementedError
+        """A transaction on the backend's connection, yielding what executes statements in it."""
 
+    @abstractmethod
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+        """Every row of one statement, outside any transaction of ours."""
 
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Close the backend's connection."""
 
     def _sql(self, sql: str) -> str:
         return sql if self.mark == "?" else sql.replace("?", self.mark)
