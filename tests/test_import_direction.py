@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ragft_eval"
 # (layer, units): a unit is a top-level module or subpackage of ragft_eval
 LAYERS: list[tuple[str, ...]] = [
     ("errors",),
-    ("records", "hashing", "exit_codes", "resample", "registry", "secrets"),
+    ("records", "hashing", "exit_codes", "resample", "registry", "secrets", "config_files"),
     ("answers",),
     ("facts",),
     ("golden",),

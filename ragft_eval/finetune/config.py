@@ -24,11 +24,11 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from .. import prompts
-from ..errors import ConfigError, LeakageError, validation_problems
+from ..config_files import load_config
+from ..errors import ConfigError, LeakageError
 from ..golden import GoldenSet, find_leaks, load_golden_set
 from ..hashing import content_hash
 from ..records import Case, Document
@@ -96,18 +96,7 @@ class FinetuneConfig(_Spec):
 
 
 def load_finetune_config(path: str | Path) -> FinetuneConfig:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: fine-tune config does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: malformed YAML: {exc}") from exc
-    try:
-        return FinetuneConfig.model_validate({**(raw or {}), "base_dir": path.parent.resolve()})
-    except ValidationError as exc:
-        lines = [str(p) for p in validation_problems(exc, str(path), noun="key")]
-        raise ConfigError("invalid fine-tune config:\n" + "\n".join(lines)) from exc
+    return load_config(path, FinetuneConfig, "fine-tune config")
 
 
 @dataclass(frozen=True)

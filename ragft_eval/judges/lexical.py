@@ -258,21 +258,13 @@ def is_lexical_config(path: str | Path) -> bool:
 def load_lexical_config(path: str | Path) -> Any:
     """A ``kind: lexical`` judge train YAML as a ``JudgeTrainConfig`` (the same sources, splits, held-out
     sets and cache as a cross-encoder's); :class:`ConfigError` names the file and key."""
-    import yaml
-    from pydantic import ValidationError
-
-    from ..errors import validation_problems
+    from ..config_files import read_yaml, validated
     from .training import JudgeTrainConfig
 
-    path = Path(path)
-    if not is_lexical_config(path):
+    raw = read_yaml(path, "judge train config")
+    if not isinstance(raw, dict) or raw.get("kind") != "lexical":
         raise ConfigError(f"{path}: kind: expected lexical (a lexical judge's train config)")
-    raw = {k: v for k, v in yaml.safe_load(path.read_text(encoding="utf-8")).items() if k != "kind"}
-    try:
-        return JudgeTrainConfig.model_validate({**raw, "base_dir": path.parent.resolve()})
-    except ValidationError as exc:
-        lines = [str(p) for p in validation_problems(exc, str(path), noun="key")]
-        raise ConfigError("invalid judge train config:\n" + "\n".join(lines)) from exc
+    return validated(JudgeTrainConfig, {k: v for k, v in raw.items() if k != "kind"}, path, "judge train config")
 
 
 def shipped_model(name: str) -> LexicalModel:

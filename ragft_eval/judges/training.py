@@ -38,10 +38,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..errors import ConfigError, RagftError, validation_problems
+from ..config_files import load_config
+from ..errors import ConfigError, RagftError
 from ..hashing import content_hash
 from .correctness_pairs import (
     CORRECTNESS_SETS,
@@ -197,18 +197,7 @@ class JudgeTrainConfig(_Spec):
 
 def load_judge_train_config(path: str | Path) -> JudgeTrainConfig:
     """Read and validate a judge-train YAML; :class:`ConfigError` names the file and key."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: judge train config does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: malformed YAML: {exc}") from exc
-    try:
-        return JudgeTrainConfig.model_validate({**(raw or {}), "base_dir": path.parent.resolve()})
-    except ValidationError as exc:
-        lines = [str(p) for p in validation_problems(exc, str(path), noun="key")]
-        raise ConfigError("invalid judge train config:\n" + "\n".join(lines)) from exc
+    return load_config(path, JudgeTrainConfig, "judge train config")
 
 
 # ---------------------------------------------------------------- data
