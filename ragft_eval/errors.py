@@ -10,6 +10,7 @@
     │   └── LeakageError            a train input also appears in an evaluated split
     ├── ResumeError                 a run cannot be resumed (unknown id, or the suite/golden set changed)
     ├── ServerError                 a local model server failed to start or died
+    ├── TrainingStopped             a fine-tune or a judge's training was stopped; nothing was cached
     ├── RunStopped                  the run stopped itself before it finished; what finished is kept (resume)
     │   ├── BudgetExceeded          the next call would take the projected spend over --max-cost
     │   └── BatchPending            a Batch API batch is not done after the configured wait (--resume collects it)
@@ -121,6 +122,10 @@ class ResumeError(RagftError):
 
 class ServerError(RagftError):
     """A local model server failed to start, or died."""
+
+
+class TrainingStopped(RagftError):
+    """Training (a fine-tune, a learned judge) was stopped before it finished; nothing was cached."""
 
 
 class EndpointError(RagftError):

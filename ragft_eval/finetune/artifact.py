@@ -16,7 +16,7 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..errors import RagftError
+from ..errors import TrainingStopped as Interrupted  # the fine-tune's name for it
 from ..hashing import file_hash
 from ..records import OneTimeWork
 from .config import (
@@ -28,10 +28,6 @@ from .config import (
 )
 from .export import export_gguf_lora
 from .train import add_lora, load_base, train_lora
-
-
-class Interrupted(RagftError):
-    """Training was stopped before it finished (the run was interrupted)."""
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..config_files import load_config
-from ..errors import ConfigError, RagftError
+from ..errors import ConfigError, TrainingStopped
 from ..hashing import content_hash
 from .correctness_pairs import (
     CORRECTNESS_SETS,
@@ -288,10 +288,6 @@ def artifact_key(cfg: JudgeTrainConfig, base: str, data: TrainingData) -> str:
 
 
 # ---------------------------------------------------------------- training
-
-
-class TrainingStopped(RagftError):
-    """Training was stopped before it finished (the run was interrupted); nothing was cached."""
 
 
 @dataclass(frozen=True)
