@@ -119,9 +119,12 @@ def ppi_estimates(results: Iterable[CaseResult], labels: Sequence[HumanLabel], *
     out = []
     for (system, metric), rows in sorted(given.items()):
         judge = scores.get((system, metric), {})
+        by_case: dict[str, list[tuple[str, str]]] = {}  # case id -> its (golden set, case id) keys
+        for k in judge:
+            by_case.setdefault(k[1], []).append(k)
         matched: dict[tuple[str, str], float] = {}
         for label in rows:
-            keys = [k for k in judge if k[1] == label.case_id and label.golden_set in (None, k[0])]
+            keys = [k for k in by_case.get(label.case_id, ()) if label.golden_set in (None, k[0])]
             if len(keys) == 1:
                 matched[keys[0]] = label.label
         base = {"system": system, "metric": metric, "n_labels": len(rows), "n_unmatched": len(rows) - len(matched)}
