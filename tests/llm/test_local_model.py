@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -358,3 +359,28 @@ def test_temperature_zero_answers_do_not_depend_on_the_request_before(gemma_serv
 
     pairs = asyncio.run(go())
     assert [a == b for a, b in pairs] == [True] * len(questions)
+
+
+def test_a_request_given_up_on_stops_its_generation(gemma_server):
+    """A client that gives up (here a 1-second timeout on a 400-token generation) no longer holds the real
+    server: the generation stops at its next token (the server says how many it made), and the next
+    request is answered at once instead of queueing behind the abandoned one."""
+    import time
+
+    body = {"model": "gemma", "prompt": "Count from one to five hundred: one, two, three,", "max_tokens": 400,
+            "temperature": 0.0, "repeat_penalty": 1.0, "stop": []}  # fmt: skip
+    before = len(gemma_server.abandoned)
+    with pytest.raises(httpx.TimeoutException):
+        httpx.post(f"{gemma_server.base_url}/completions", json=body, timeout=1.0)
+    t = time.perf_counter()
+    short = httpx.post(f"{gemma_server.base_url}/completions", json={**body, "max_tokens": 2}, timeout=120)
+    waited = time.perf_counter() - t
+    assert short.status_code == 200
+    for _ in range(40):  # the mark reaches the pump thread
+        if len(gemma_server.abandoned) > before:
+            break
+        time.sleep(0.05)
+    (made,) = gemma_server.abandoned[before:]
+    assert 0 < made < 400
+    # the whole 400 tokens take ~6 s here; the short answer came well before they could have finished
+    assert waited < 3.0
