@@ -263,9 +263,9 @@ async def run_async(
         if judge is None and any(m.needs_judge for m in metrics):
             judge_spec = suite.judge_spec()
             judge = JudgeClient(await models.get(judge_spec.model, role="judge"), judge_spec)
-        ctx = RunContext(base_dir=suite.base_dir, golden_sets=golden_sets, cache_dir=cache_dir, models=models,
-                         retrievers=retrievers)  # fmt: skip
         timing = RunTiming(run_id=run_id, observers=observers)
+        ctx = RunContext(base_dir=suite.base_dir, golden_sets=golden_sets, cache_dir=cache_dir, models=models,
+                         retrievers=retrievers, phase=timing.phase)  # fmt: skip
         for name, system in built.items():
             stack.push_async_callback(system.close)
             with timing.phase("start", name):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..errors import TrainingStopped as Interrupted  # the fine-tune's name for it
 from ..hashing import file_hash
@@ -118,7 +118,8 @@ def _train(cfg: FinetuneConfig, gs: Any, train: list, validation: list, gguf: Pa
     model = add_lora(model, cfg)
     bar = Progress(
         TextColumn(f"[bold]fine-tune {cfg.name}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), disable=not progress,
+        TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), TextColumn("left at most"),
+        TimeRemainingColumn(), disable=not progress,
     )  # fmt: skip
     with bar:
         task = bar.add_task("train", total=None, loss="-")

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ..gates import GateResult
+from ..runner.hooks import START_PARTS
 from ..stats import RunSummary
 from ..stats.evidence import Evidence
 from .table import render_terminal, to_csv, to_markdown
@@ -100,6 +102,15 @@ def timing_notes(result: RunSummary) -> list[str]:
         slow = sorted(starts, key=lambda p: -p["seconds"])[:3]
         parts.append(f"starting systems {started:.1f} s ("
                      + ", ".join(f"{p['detail']} {p['seconds']:.1f} s" for p in slow) + ")")  # fmt: skip
+    parts_by: dict[str, list[dict[str, Any]]] = {}
+    for p in leg["phases"]:
+        if p["phase"] in START_PARTS:
+            parts_by.setdefault(p["phase"], []).append(p)
+    if parts_by:
+        parts.append("of which " + ", ".join(
+            f"{name} {sum(p['seconds'] for p in ps):.1f} s ("
+            + ", ".join(f"{p['detail']} {p['seconds']:.1f} s" for p in sorted(ps, key=lambda p: -p["seconds"])[:3])
+            + ")" for name, ps in parts_by.items()))  # fmt: skip
     for name in ("answer", "pairwise"):
         for p in leg["phases"]:
             if p["phase"] == name and (name == "answer" or p["seconds"] >= 0.05):

@@ -68,12 +68,17 @@ class RunEnd:
 class Phase:
     """A phase of the run begins (``seconds`` None) or ends (``seconds`` it took): ``name`` is ``start``
     (``detail``: the system started), ``answer`` (every case answered, scored and stored) or ``pairwise``
-    (metrics judged against a baseline's answers)."""
+    (metrics judged against a baseline's answers).  Within a start (:data:`START_PARTS`): ``fine-tune``
+    (``detail``: the fine-tune config), ``server`` (a model's server), ``index`` (a retriever's index) and
+    ``threshold search`` (the routed system's answers on its calibration split)."""
 
     run_id: str
     name: str
     detail: str = ""
     seconds: float | None = None
+
+
+START_PARTS = ("fine-tune", "server", "index", "threshold search")
 
 
 @runtime_checkable
@@ -149,6 +154,10 @@ class ProgressHook(BaseHook):
             what = event.detail if event.detail.startswith("judge ") else f"system {event.detail}"
             said = f"starting {what}" if event.seconds is None else f"started {what} in {event.seconds:.1f} s"
             self.bar.console.print(Text(said, style="dim"))
+        elif event.name in ("threshold search", "fine-tune") and event.seconds is None:
+            self.bar.console.print(Text(f"  {event.name} {event.detail} (minutes when nothing is cached)", style="dim"))
+        elif event.name in START_PARTS and event.seconds is not None and event.seconds >= 1.0:
+            self.bar.console.print(Text(f"  {event.name} {event.detail}: {event.seconds:.1f} s", style="dim"))
 
     def on_run_start(self, event: RunStart) -> None:
         self.bar.start()

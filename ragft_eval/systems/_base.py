@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -37,6 +40,11 @@ class System(Protocol):
     async def answer(self, case: Case) -> Response: ...
 
 
+def untimed(name: str, detail: str = "") -> AbstractContextManager[Any]:
+    """The default :attr:`RunContext.phase`: no clock (a system started outside a run)."""
+    return contextlib.nullcontext()
+
+
 @dataclass(frozen=True)
 class RunContext:
     """What systems get at start: where relative paths start, the golden sets, and the run's shared
@@ -49,6 +57,9 @@ class RunContext:
     retrievers: RetrieverPool
     # the one-time work systems did at start (fine-tunes), for the run's record of what it cost
     one_time: list[OneTimeWork] = field(default_factory=list)
+    # ``with ctx.phase("fine-tune", name):`` times a part of a start (fine-tune, server, index, threshold
+    # search) for the run's profile and tells the progress display what is going on
+    phase: Callable[[str, str], AbstractContextManager[Any]] = untimed
 
     def resolve(self, path: str | Path) -> Path:
         """``path`` relative to the suite file's folder (absolute paths unchanged)."""

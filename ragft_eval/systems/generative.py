@@ -123,7 +123,9 @@ class GenerativeSystem(BaseSystem):
                 "(a GGUF file or a fine-tune config); a remote fine-tuned model id (ft:...) needs none"
             )
         lora = await self._adapter_path(ctx) if self.adapter else None
-        self._client = await ctx.models.get(self.model, lora=lora)
+        served = self.model if self.adapter is None else f"{self.model} + {Path(self.adapter).stem}"
+        with ctx.phase("server", served):
+            self._client = await ctx.models.get(self.model, lora=lora)
         if self._client.is_local:
             # a local server answers one request at a time: more cases in flight only queue, and the queue
             # would eat into the per-case timeout
@@ -135,14 +137,16 @@ class GenerativeSystem(BaseSystem):
         if self.uses_retriever:  # build indexes now: their hashes go into the manifest, their time not into latency
             for gs in ctx.golden_sets.values():
                 if gs.corpus:
-                    await ctx.retrievers.get(self.retriever, gs, self.corpus_as_of)
+                    with ctx.phase("index", f"{self.retriever} on {gs.name}"):
+                        await ctx.retrievers.get(self.retriever, gs, self.corpus_as_of)
 
     async def _adapter_path(self, ctx: RunContext) -> Path:
         path = ctx.resolve(self.adapter)
         if path.suffix in (".yaml", ".yml"):
             from ..finetune.artifact import ensure_artifact, work_of
 
-            artifact = await ensure_artifact(path)
+            with ctx.phase("fine-tune", path.stem):  # seconds when the adapter is cached
+                artifact = await ensure_artifact(path)
             work = work_of(artifact)
             if all(w.detail.get("key") != artifact.key for w in ctx.one_time):  # one adapter, several systems
                 ctx.one_time.append(work)

@@ -95,11 +95,13 @@ class RoutedSystem(BaseSystem):
             self.calibration = {"source": "config", "threshold": self.threshold}
             return
         points = []
-        for gs in ctx.golden_sets.values():
-            for case in gs.select(splits=[self.calibration_split])[: self.calibration_limit]:
-                a, b = await self.first.answer(case), await self.second.answer(case)
-                patterns = gs.manifest.refusal_patterns
-                points.append((a.extra.get("mean_logprob"), quality(case, a, patterns), quality(case, b, patterns)))
+        with ctx.phase("threshold search", f"{self.name} on {self.calibration_split}"):
+            for gs in ctx.golden_sets.values():
+                for case in gs.select(splits=[self.calibration_split])[: self.calibration_limit]:
+                    a, b = await self.first.answer(case), await self.second.answer(case)
+                    patterns = gs.manifest.refusal_patterns
+                    points.append((a.extra.get("mean_logprob"), quality(case, a, patterns),
+                                   quality(case, b, patterns)))  # fmt: skip
         if not points:
             raise TypeError(f"routed: no {self.calibration_split!r} cases to choose the threshold on")
         self.threshold, q = choose_threshold(points)

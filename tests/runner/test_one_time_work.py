@@ -62,3 +62,29 @@ def test_a_fine_tune_is_timed_from_its_record_and_reused_when_cached(tmp_path):
     assert work_of(Artifact("sha256:k", tmp_path / "adapter.gguf", record, cached=True)).reused
     unknown = work_of(Artifact("sha256:k", tmp_path / "a.gguf", {"name": "x"}, cached=True))
     assert unknown.seconds is None and unknown.priced(RATE).usd is None
+
+
+def test_the_parts_of_a_start_are_timed_and_printed(tmp_path):
+    """A system's start is profiled by part (its server or endpoint, each index) and the run's time line
+    says how long each part took, with the slowest named."""
+    from ragft_eval.report.files import timing_notes
+    from ragft_eval.runner import BaseHook
+
+    class Parts(BaseHook):
+        def __init__(self) -> None:
+            self.ended: list[tuple[str, str]] = []
+
+        def on_phase(self, event) -> None:
+            if event.seconds is not None:
+                self.ended.append((event.name, event.detail))
+
+    hook = Parts()
+    with FaultServer(replies=["ok"], models=["gpt-4o-mini"]) as server:
+        summary = run(_suite(tmp_path, server.base_url), hooks=[hook]).summary
+    assert hook.ended[:3] == [("server", "m"), ("index", "bm25 on example"), ("start", "a")]
+    assert ("index", "dense on example") in hook.ended
+    (leg,) = summary.timing
+    took = {(p["phase"], p["detail"]): p["seconds"] for p in leg["phases"]}
+    assert 0 < took["index", "dense on example"] <= took["start", "b"]
+    (line,) = [n for n in timing_notes(summary) if n.startswith("time:")]
+    assert "of which server " in line and "index " in line and "dense on example" in line
