@@ -11,6 +11,7 @@ Run: python tests/benchmarks/demo_wall_time.py [--sample N]
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -39,10 +40,15 @@ def main(sample: int | None) -> None:
         times = {}
         for label in ("cold", "warm"):
             t = time.perf_counter()
+            # a wide console: the run's notes come one per line, unwrapped
             out = subprocess.run([sys.executable, "-m", "ragft_eval", "run", str(path), "--no-progress", *extra],
-                                 check=True, capture_output=True, text=True).stdout  # fmt: skip
+                                 check=True, capture_output=True, text=True,
+                                 env={**os.environ, "COLUMNS": "1000"}).stdout  # fmt: skip
             times[label] = time.perf_counter() - t
-            print(f"{label}: " + " ".join(line.strip() for line in out.splitlines() if "time" in line.lower()))
+            print(f"{label}:")
+            for line in out.splitlines():
+                if line.startswith(("time", "model time", "judge time", "one-time work")):
+                    print("  " + line.strip())
     print(f"demo run ({'all test cases' if not sample else f'{sample} sampled cases'}), 6 systems")
     for label, s in times.items():
         print(f"{label:5} {s / 60:6.1f} min")
