@@ -160,8 +160,9 @@ def main() -> None:
     import llama_cpp.server.__main__ as stock
 
     llama_cpp.llama.sorted = pairs_sorted  # type: ignore[attr-defined]  # shadows the builtin there only
-    for method in ("create_completion", "create_chat_completion"):
-        setattr(llama_cpp.llama.Llama, method, _counted(getattr(llama_cpp.llama.Llama, method), method))
+    # a chat completion generates through create_completion (llama_cpp.llama_chat_format): one wrapper
+    # counts and stops both, once each (wrapping both methods counted every chat call twice)
+    llama_cpp.llama.Llama.create_completion = _counted(llama_cpp.llama.Llama.create_completion, "create_completion")
     create_app = stock.create_app
 
     @functools.wraps(create_app)

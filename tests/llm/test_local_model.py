@@ -384,3 +384,16 @@ def test_a_request_given_up_on_stops_its_generation(gemma_server):
     assert 0 < made < 400
     # the whole 400 tokens take ~6 s here; the short answer came well before they could have finished
     assert waited < 3.0
+
+
+def test_a_chat_completion_is_one_generation_to_the_server(gemma_server):
+    """The real server counts a chat completion once (it generates through the completion path), as it
+    counts a text completion."""
+    import time
+
+    before = gemma_server.served
+    body = {"model": "gemma", "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 4}
+    r = httpx.post(f"{gemma_server.base_url}/chat/completions", json=body, timeout=120)
+    assert r.status_code == 200
+    time.sleep(0.1)  # the mark reaches the pump thread
+    assert gemma_server.served == before + 1
