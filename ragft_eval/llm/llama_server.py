@@ -70,11 +70,26 @@ def pairs_sorted(
     values, ids, originals = row
     # Ids increase and differ, so (value, id) order is a stable sort by value, and reverse=True (no
     # two pairs equal) is that order backwards: ties by descending id, as the builtin gives.
-    order = np.argsort(values, kind="stable")
+    order = stable_order(values)
     if reverse:
         order = order[::-1]
     picked = originals[order] if isinstance(originals, np.ndarray) else [originals[i] for i in order.tolist()]
     return list(zip(picked, ids[order].tolist(), strict=True))
+
+
+def stable_order(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")``; for float32 (llama.cpp's logits) in a fifth of the time.
+
+    Each float32's order-preserving bit pattern (sign flipped for positives, all bits for negatives;
+    -0.0 made 0.0 first, as Python compares them equal) packed above its position gives distinct int64
+    keys, so numpy's unstable sort (4 ms for 262k values here, against 19 ms stable) yields the stable order.
+    """
+    if values.dtype != np.float32:
+        return np.argsort(values, kind="stable")
+    bits = (values + np.float32(0.0)).view(np.uint32).astype(np.uint64)
+    bits = np.where(bits >> np.uint64(31) == 1, ~bits & np.uint64(0xFFFFFFFF), bits | np.uint64(0x80000000))
+    keys = (bits << np.uint64(32)) | np.arange(len(values), dtype=np.uint64)
+    return (np.sort(keys) & np.uint64(0xFFFFFFFF)).astype(np.int64)
 
 
 def _zipped_row(iterable: Iterable[Any]) -> tuple[np.ndarray, np.ndarray, Any] | None:

@@ -56,11 +56,15 @@ def main(n: int) -> None:
     print(f"{'':34} {'tokens':>7} {'seconds':>8} {'tokens/s':>9}")
     for label, (tok, sec, _) in (("llama_cpp.server (stock)", stock), ("ragft_eval.llm.llama_server", ours)):
         print(f"{label:34} {tok:7d} {sec:8.2f} {tok / sec:9.1f}")
-    same = all(
+    same = sum(
         len(a) == len(b) and all(x == y or abs(x - y) < 1e-6 for x, y in zip(a, b, strict=True))
         for a, b in zip(stock[2], ours[2], strict=True)
     )
-    print(f"speed-up: {(ours[0] / ours[1]) / (stock[0] / stock[1]):.2f}x; same tokens and logprobs: {same}")
+    # the stock server reuses the previous request's key/value prefix (ours evaluates every prompt afresh),
+    # and a prompt evaluated in another batch split gets other rounding: a prompt may differ for that
+    # reason alone; the sort itself is tested equal to the stock server's on one prompt (test_llama_server)
+    print(f"speed-up: {(ours[0] / ours[1]) / (stock[0] / stock[1]):.2f}x; same tokens and logprobs on {same} of "
+          f"{len(texts)} prompts")
 
 
 if __name__ == "__main__":

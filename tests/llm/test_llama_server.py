@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ragft_eval.llm import LocalServer, LocalServerSpec
-from ragft_eval.llm.llama_server import pairs_sorted
+from ragft_eval.llm.llama_server import pairs_sorted, stable_order
 
 
 def same(a: list, b: list) -> bool:
@@ -91,3 +91,16 @@ def test_the_server_returns_the_stock_servers_logprobs(gguf_path):
     assert ours["logprobs"]["tokens"] == stock["logprobs"]["tokens"]
     assert ours["logprobs"]["token_logprobs"] == pytest.approx(stock["logprobs"]["token_logprobs"], abs=1e-6)
     assert [list(t) for t in ours["logprobs"]["top_logprobs"]] == [list(t) for t in stock["logprobs"]["top_logprobs"]]
+
+
+def test_the_fast_float32_order_is_numpys_stable_order():
+    """The packed-key sort of float32 rows equals numpy's stable argsort: ties by position, -0.0 equal to
+    0.0 (as Python compares them), infinities at the ends."""
+    rng = np.random.default_rng(1)
+    row = rng.normal(size=262_144).astype(np.float32)
+    row[rng.integers(0, row.size, 5000)] = row[3]
+    row[:10], row[10:20], row[20:30], row[30:40] = -np.inf, np.inf, -0.0, 0.0
+    assert np.array_equal(stable_order(row), np.argsort(row, kind="stable"))
+    rng.shuffle(row)
+    assert np.array_equal(stable_order(row), np.argsort(row, kind="stable"))
+    assert np.array_equal(stable_order(row.astype(np.float64)), np.argsort(row, kind="stable"))
