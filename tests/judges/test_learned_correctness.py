@@ -32,6 +32,8 @@ from ragft_eval.metrics.selection import WithJudge, build_metrics
 from ragft_eval.records import Response
 from ragft_eval.runner.suite import load_suite
 
+from .smoke_training import train_smoke
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "golden_sets" / "demo"
 EXAMPLE = ROOT / "golden_sets" / "example"
@@ -50,13 +52,7 @@ SMOKE = {
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("grader")
-    path = folder / "grader.yaml"
-    path.write_text(yaml.safe_dump({**SMOKE, "cache_dir": str(folder / "cache")}))
-    cfg = load_judge_train_config(path)
-    artifact = train_judge(cfg, progress=False)
-    judge = LearnedJudge(config=str(path), threads=1)
-    return path, cfg, artifact, judge
+    return train_smoke(tmp_path_factory.mktemp("grader"), "grader.yaml", SMOKE)
 
 
 # ---------------------------------------------------------------- pairs (no model)

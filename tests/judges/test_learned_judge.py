@@ -15,7 +15,7 @@ import yaml
 
 from ragft_eval.errors import LeakageError, SuiteConfigError
 from ragft_eval.golden import load_golden_set
-from ragft_eval.judges import LearnedJudge, load_judge_train_config, train_judge
+from ragft_eval.judges import LearnedJudge, train_judge
 from ragft_eval.judges.calibration import identity_of
 from ragft_eval.judges.labels import FaithfulnessItem
 from ragft_eval.judges.pairs import split_of
@@ -24,6 +24,8 @@ from ragft_eval.metrics.selection import WithJudge, build_metrics
 from ragft_eval.records import Case, Response
 from ragft_eval.registry import lookup
 from ragft_eval.runner.suite import load_suite
+
+from .smoke_training import train_smoke
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "golden_sets" / "example"
@@ -41,13 +43,7 @@ SMOKE = {
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("learned")
-    path = folder / "judge.yaml"
-    path.write_text(yaml.safe_dump({**SMOKE, "cache_dir": str(folder / "cache")}))
-    cfg = load_judge_train_config(path)
-    artifact = train_judge(cfg, progress=False)
-    judge = LearnedJudge(config=str(path), threads=1)
-    return path, cfg, artifact, judge
+    return train_smoke(tmp_path_factory.mktemp("learned"), "judge.yaml", SMOKE)
 
 
 def test_training_produces_an_artifact_and_a_second_call_is_a_cache_hit(smoke):
