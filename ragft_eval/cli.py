@@ -338,13 +338,7 @@ def _train_lexical(args: argparse.Namespace) -> int:
         per_item = (time.perf_counter() - t0) / max(1, len(items)) * 1000
         results.append(cal)
         print(f"{format_measurement(cal)}; {per_item:.1f} ms per item")
-    if args.store:
-        from .store import open_store
-
-        with open_store(args.store) as db:
-            for cal in results:
-                db.put_artifact(cal.key, "calibration", cal.as_dict())
-        print(f"stored {len(results)} calibration(s) in {args.store}")
+    _store_calibrations(args.store, results)
     return ExitCode.OK
 
 
@@ -367,13 +361,19 @@ def _judge_measure(args: argparse.Namespace, cfg) -> None:
             cal = asyncio.run(measure_learned(name, items, judge, progress=advance))
         results.append(cal)
         print(format_measurement(cal))
-    if args.store:
-        from .store import open_store
+    _store_calibrations(args.store, results)
 
-        with open_store(args.store) as db:
-            for cal in results:
-                db.put_artifact(cal.key, "calibration", cal.as_dict())
-        print(f"stored {len(results)} calibration(s) in {args.store}")
+
+def _store_calibrations(store: str | None, results: list) -> None:
+    """``judge train --calibrate --store``: each measurement kept as a calibration artifact."""
+    if not store:
+        return
+    from .store import open_store
+
+    with open_store(store) as db:
+        for cal in results:
+            db.put_artifact(cal.key, "calibration", cal.as_dict())
+    print(f"stored {len(results)} calibration(s) in {store}")
 
 
 def _cmd_judge_report(args: argparse.Namespace) -> int:

@@ -114,22 +114,26 @@ async def measure_faithfulness(
     return cal
 
 
+def _with_ci(value: float | None, ci: Sequence[float] | None) -> str:
+    """``0.667 [0.595, 0.733]``; ``undefined`` for no value."""
+    if value is None:
+        return "undefined"
+    return f"{value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+
+
 def format_measurement(cal: Calibration) -> str:
     """One line: n, balanced accuracy, unfaithful F1 and kappa, each with its 95% CI (a grader's calibration:
     :func:`format_correctness`)."""
     if cal.kind == "correctness":
         return format_correctness(cal)
 
-    def fmt(value: float | None, ci: Sequence[float] | None) -> str:
-        if value is None:
-            return "undefined"
-        return f"{value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
-
     e = cal.extra
     return (f"{cal.set}: n {cal.n_usable}/{cal.n_items} (unfaithful: humans {e['human_unfaithful']}, judge "
-            f"{e['judge_unfaithful']}), balanced accuracy {fmt(e['balanced_accuracy'], e['balanced_accuracy_ci'])}, "
-            f"F1 unfaithful {fmt(e['f1_unfaithful'], e['f1_unfaithful_ci'])}, kappa {fmt(cal.kappa, cal.kappa_ci)}"
-            f", AUC {fmt(e.get('auc'), e.get('auc_ci'))}, threshold {e.get('threshold')}"
+            f"{e['judge_unfaithful']}), balanced accuracy "
+            f"{_with_ci(e['balanced_accuracy'], e['balanced_accuracy_ci'])}, "
+            f"F1 unfaithful {_with_ci(e['f1_unfaithful'], e['f1_unfaithful_ci'])}, "
+            f"kappa {_with_ci(cal.kappa, cal.kappa_ci)}"
+            f", AUC {_with_ci(e.get('auc'), e.get('auc_ci'))}, threshold {e.get('threshold')}"
             f"{'' if cal.reliable else ' (kappa CI reaches 0)'}, {e['seconds_per_item']} s/item")  # fmt: skip
 
 
@@ -278,18 +282,12 @@ async def measure_correctness(
 def format_correctness(cal: Calibration) -> str:
     """One line: n, agreement with the humans' correctness preference, judge ties, the token-F1 baseline."""
     e, b = cal.extra, cal.extra["baseline"]
-
-    def fmt(value: float | None, ci: Sequence[float] | None) -> str:
-        if value is None:
-            return "undefined"
-        return f"{value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
-
     return (
         f"{cal.set}: n {cal.n_usable}/{cal.n_items} ({e['human_ties_left_out']} human ties left out, "
-        f"labels: {e['label_source']}), agreement {fmt(cal.agreement, cal.agreement_ci)}, judge ties "
-        f"{e['judge_ties']} ({e['judge_tie_share'] or 0:.1%}), kappa {fmt(cal.kappa, cal.kappa_ci)}; token-F1 "
-        f"baseline {fmt(b['agreement'], b['agreement_ci'])}; difference "
-        f"{fmt(e['difference_vs_baseline'], e['difference_vs_baseline_ci'])}; {e['seconds_per_answer']} s/answer"
+        f"labels: {e['label_source']}), agreement {_with_ci(cal.agreement, cal.agreement_ci)}, judge ties "
+        f"{e['judge_ties']} ({e['judge_tie_share'] or 0:.1%}), kappa {_with_ci(cal.kappa, cal.kappa_ci)}; token-F1 "
+        f"baseline {_with_ci(b['agreement'], b['agreement_ci'])}; difference "
+        f"{_with_ci(e['difference_vs_baseline'], e['difference_vs_baseline_ci'])}; {e['seconds_per_answer']} s/answer"
     )
 
 
