@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 _MIN_FAST = 4096  # below this the builtin is as fast
-SERVED_MARK = "ragft-served "  # + the method, one line per generation (read by LocalServer)
+SERVED_MARK = "ragft-served "  # one line per generation, chat ones included (read by LocalServer)
 FRESH_PROMPT_ENV = "RAGFT_FRESH_PROMPT"  # "1": no key/value prefix reuse between requests (determinism)
 ABANDONED_MARK = "ragft-abandoned "  # + tokens generated, one line per generation stopped for a gone client
 
@@ -177,7 +177,7 @@ def main() -> None:
     llama_cpp.llama.sorted = pairs_sorted  # type: ignore[attr-defined]  # shadows the builtin there only
     # a chat completion generates through create_completion (llama_cpp.llama_chat_format): one wrapper
     # counts and stops both, once each (wrapping both methods counted every chat call twice)
-    llama_cpp.llama.Llama.create_completion = _counted(llama_cpp.llama.Llama.create_completion, "create_completion")
+    llama_cpp.llama.Llama.create_completion = _counted(llama_cpp.llama.Llama.create_completion)
     create_app = stock.create_app
 
     @functools.wraps(create_app)
@@ -190,7 +190,7 @@ def main() -> None:
     stock.main()
 
 
-def _counted(fn: Callable[..., Any], method: str) -> Callable[..., Any]:
+def _counted(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn``, saying on stderr that the server generated (before it does, so a kill mid-way still counts),
     stopped at its next token once its client is gone."""
 
@@ -198,7 +198,7 @@ def _counted(fn: Callable[..., Any], method: str) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        print(SERVED_MARK + method, file=sys.stderr, flush=True)
+        print(SERVED_MARK + "completion", file=sys.stderr, flush=True)
         if fresh:
             self.reset()  # the next generation evaluates the whole prompt: no prefix of the last request
         gone = _CLIENT_GONE.get()
@@ -214,15 +214,16 @@ def _stopped_when(gone: threading.Event, others: Any) -> Any:
     from llama_cpp import StoppingCriteriaList
 
     tokens = 0  # sampled so far (the criteria are asked once per sampled token)
+    said = False  # llama-cpp-python asks the criteria once more after the generation stopped
 
     def client_gone(input_ids: Any, logits: Any) -> bool:
-        nonlocal tokens
+        nonlocal tokens, said
         if not gone.is_set():
             tokens += 1
             return False
-        if tokens >= 0:
+        if not said:
             print(f"{ABANDONED_MARK}{tokens}", file=sys.stderr, flush=True)
-            tokens = -1  # said once
+            said = True
         return True
 
     return StoppingCriteriaList([*(others or []), client_gone])

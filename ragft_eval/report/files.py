@@ -99,18 +99,14 @@ def timing_notes(result: RunSummary) -> list[str]:
     started = sum(p["seconds"] for p in starts)
     parts = [f"total {leg['total_s']:.1f} s"]
     if starts:
-        slow = sorted(starts, key=lambda p: -p["seconds"])[:3]
-        parts.append(f"starting systems {started:.1f} s ("
-                     + ", ".join(f"{p['detail']} {p['seconds']:.1f} s" for p in slow) + ")")  # fmt: skip
+        parts.append(f"starting systems {started:.1f} s ({_slowest(starts)})")
     parts_by: dict[str, list[dict[str, Any]]] = {}
     for p in leg["phases"]:
         if p["phase"] in START_PARTS:
             parts_by.setdefault(p["phase"], []).append(p)
     if parts_by:
-        parts.append("of which " + ", ".join(
-            f"{name} {sum(p['seconds'] for p in ps):.1f} s ("
-            + ", ".join(f"{p['detail']} {p['seconds']:.1f} s" for p in sorted(ps, key=lambda p: -p["seconds"])[:3])
-            + ")" for name, ps in parts_by.items()))  # fmt: skip
+        parts.append("of which " + ", ".join(f"{name} {sum(p['seconds'] for p in ps):.1f} s ({_slowest(ps)})"
+                                             for name, ps in parts_by.items()))  # fmt: skip
     for name in ("answer", "pairwise"):
         for p in leg["phases"]:
             if p["phase"] == name and (name == "answer" or p["seconds"] >= 0.05):
@@ -134,6 +130,12 @@ def timing_notes(result: RunSummary) -> list[str]:
             f"{m} {sum(t):.2f} s for {len(t)} ({sum(t) / len(t) * 1000:.1f} ms each)"
             for m, t in sorted(judged.items())))  # fmt: skip
     return lines
+
+
+def _slowest(phases: list[dict[str, Any]]) -> str:
+    """The three slowest of ``phases``, each as ``detail seconds``."""
+    slow = sorted(phases, key=lambda p: -p["seconds"])[:3]
+    return ", ".join(f"{p['detail']} {p['seconds']:.1f} s" for p in slow)
 
 
 def one_time_notes(result: RunSummary) -> list[str]:
