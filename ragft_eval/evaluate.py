@@ -330,13 +330,12 @@ async def run_async(
         # what the harness itself did once for the run (fine-tunes, indexes), priced at the machine's rate
         rate = machine_usd_per_hour(suite)
         work = [w.priced(rate).model_dump(mode="json") for w in [*ctx.one_time, *retrievers.work]]
-        db.put_artifact(f"one_time:{run_id}:{clock().astimezone(UTC).isoformat(timespec='seconds')}", "one_time",
-                        {"run_id": run_id, "usd_per_hour": rate, "work": work})  # fmt: skip
+        leg = clock().astimezone(UTC).isoformat(timespec="seconds")  # this leg's records share one stamp
+        db.put_artifact(f"one_time:{run_id}:{leg}", "one_time", {"run_id": run_id, "usd_per_hour": rate, "work": work})
         # where this leg's time went (the report's "time" line; one record per leg)
-        db.put_artifact(f"timing:{run_id}:{clock().astimezone(UTC).isoformat(timespec='seconds')}", "timing",
-                        timing.record())  # fmt: skip
+        db.put_artifact(f"timing:{run_id}:{leg}", "timing", timing.record())
         # what the run did to each endpoint (calls, attempts, throttling, a tripped breaker): the run log
-        db.put_artifact(f"endpoints:{run_id}:{clock().astimezone(UTC).isoformat(timespec='seconds')}", "endpoints",
+        db.put_artifact(f"endpoints:{run_id}:{leg}", "endpoints",
                         {"run_id": run_id, "endpoints": models.endpoint_summaries()})  # fmt: skip
         summary = build_summary(db, run_id)
         gates = tuple(suite_gates(summary))
